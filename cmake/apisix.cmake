@@ -11,6 +11,9 @@ endfunction()
 # apisix_test(<name> SOURCES ... LIBS ... [LABELS ...]): a GoogleTest executable whose
 # cases are discovered when ctest runs, so each case is its own (parallel) CTest test.
 function(apisix_test name)
+  if(NOT APISIX_BUILD_TESTS)
+    return()
+  endif()
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)

@@ -1,0 +1,337 @@
+#include "gateway/server.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/log.h"
+
+#ifndef APISIX_COMPAT_VERSION
+#define APISIX_COMPAT_VERSION "3.18.0"
+#endif
+
+namespace apisix::gateway {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+Result<std::shared_ptr<const RuntimeSettings>> make_settings(const config::GatewayConfig& c) {
+  auto s = std::make_shared<RuntimeSettings>();
+  s->keepalive_timeout = c.keepalive_timeout;
+  s->client_header_timeout = c.client_header_timeout;
+  s->client_body_timeout = c.client_body_timeout;
+  s->send_timeout = c.send_timeout;
+  s->client_max_body_size = c.client_max_body_size;
+  s->worker_connections = c.worker_connections;
+  s->worker_shutdown_timeout = c.worker_shutdown_timeout;
+  s->limits.allow_underscores_in_headers = c.underscores_in_headers;
+  s->server_header = c.enable_server_tokens ? "APISIX/" APISIX_COMPAT_VERSION : "APISIX";
+  s->show_upstream_status = c.show_upstream_status_in_response_header;
+  s->default_pool.size = c.upstream_keepalive;
+  s->default_pool.requests = c.upstream_keepalive_requests;
+  s->default_pool.idle_timeout = c.upstream_keepalive_timeout;
+  if (!router::parse_mode(c.router_http, s->router_mode)) {
+    return Error::config("invalid config: apisix.router.http: unknown router \"" + c.router_http +
+                         "\"");
+  }
+  return std::shared_ptr<const RuntimeSettings>(std::move(s));
+}
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {}
+
+Server::~Server() {
+  for (auto& w : workers_) {
+    w->stop();
+  }
+  workers_.clear();
+}
+
+std::string Server::path(const std::string& relative) const {
+  if (!relative.empty() && relative.front() == '/') {
+    return relative;
+  }
+  return (fs::path(options_.prefix) / relative).string();
+}
+
+namespace {
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+bool write_file_atomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      return false;
+    }
+    out << content;
+    if (!out) {
+      return false;
+    }
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+Result<void> Server::start() {
+  std::string config_path =
+      options_.config_path.empty() ? path("conf/config.yaml") : options_.config_path;
+  auto loaded = config::load_gateway_config_file(config_path, config::process_env());
+  if (!loaded) {
+    return loaded.error();
+  }
+  config_ = std::move(loaded.value());
+  auto settings = make_settings(config_);
+  if (!settings) {
+    return settings.error();
+  }
+  settings_ = *settings;
+
+  std::error_code ec;
+  fs::create_directories(path("logs"), ec);
+  fs::create_directories(path("data"), ec);
+  if (!core::log_open(path(config_.error_log))) {
+    return Error::config("cannot open error log " + path(config_.error_log));
+  }
+  core::log_set_level(config_.error_log_level);
+
+  // Where routes come from (core.md §1.4).
+  const std::string& provider = config_.config_provider;
+  if (provider == "yaml") {
+    standalone_path_ = path("conf/apisix.yaml");
+    if (!load_standalone(true)) {
+      return Error::config("cannot load " + standalone_path_ + " (see " +
+                           path(config_.error_log) + ")");
+    }
+  } else if (provider == "embedded") {
+    core::log_warn("config provider \"embedded\": the Admin API and its store are not built yet; "
+                   "starting with no routes");
+  } else {
+    return Error::config("invalid config: deployment.role_" + config_.role +
+                         ".config_provider: \"" + provider +
+                         "\" is not supported by this build yet (use yaml)");
+  }
+
+  // Listeners: one SO_REUSEPORT socket per worker and address, so the kernel spreads
+  // connections; port 0 is resolved by the first bind and then shared.
+  uint32_t worker_count = static_cast<uint32_t>(std::max(1, config_.worker_processes));
+  bool reuse_port = config_.enable_reuseport;
+  std::vector<std::vector<Listener>> per_worker(worker_count);
+  std::string listen_report;
+  for (const config::ListenAddr& addr : config_.node_listen) {
+    core::Endpoint ep;
+    if (!core::Endpoint::parse(addr.ip, addr.port, ep)) {
+      return Error::config("invalid config: apisix.node_listen: bad address " + addr.ip);
+    }
+    uint16_t port = addr.port;
+    int shared_fd = -1;
+    for (uint32_t w = 0; w < worker_count; ++w) {
+      int fd;
+      if (!reuse_port && shared_fd >= 0) {
+        fd = ::dup(shared_fd);
+      } else {
+        core::Endpoint bind_ep;
+        core::Endpoint::parse(addr.ip, port, bind_ep);
+        auto listened = core::listen_tcp(bind_ep, reuse_port, 4096);
+        if (!listened) {
+          return listened.error();
+        }
+        fd = *listened;
+        port = core::bound_port(fd);
+        shared_fd = fd;
+      }
+      per_worker[w].push_back(Listener{fd, port});
+    }
+    core::Endpoint shown;
+    core::Endpoint::parse(addr.ip, port, shown);
+    listen_report += "http " + shown.to_string() + "\n";
+  }
+
+  auto snapshot = build_snapshot(resources_, settings_, worker_count, ++version_);
+  for (uint32_t w = 0; w < worker_count; ++w) {
+    workers_.push_back(std::make_unique<Worker>(w, std::move(per_worker[w]), snapshot));
+  }
+  for (auto& w : workers_) {
+    w->start();
+  }
+  write_file_atomic(path("logs/apisix.pid"), std::to_string(::getpid()) + "\n");
+  write_file_atomic(path("logs/listen"), listen_report);
+  core::log(core::LogLevel::Notice, "apisix-cpp started: ", worker_count, " workers, provider ",
+            provider);
+  return {};
+}
+
+bool Server::load_standalone(bool initial) {
+  struct stat st{};
+  if (::stat(standalone_path_.c_str(), &st) != 0) {
+    core::log_error("cannot stat ", standalone_path_, ": ", std::strerror(errno));
+    return false;
+  }
+  FileStamp stamp{static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                  static_cast<int64_t>(st.st_size), static_cast<uint64_t>(st.st_ino)};
+  if (!initial && stamp == standalone_stamp_) {
+    return true;
+  }
+  standalone_stamp_ = stamp;
+  std::string text;
+  if (!read_file(standalone_path_, text)) {
+    core::log_error("cannot read ", standalone_path_);
+    return false;
+  }
+  auto parsed = config::parse_standalone_yaml(text, config::process_env());
+  if (!parsed) {
+    // Keep serving the previous configuration (core.md §2.7).
+    core::log_error("invalid ", standalone_path_, ", keeping the previous configuration: ",
+                    parsed.error().context);
+    return false;
+  }
+  for (const std::string& message : parsed->item_errors) {
+    core::log_error(standalone_path_, ": ", message);
+  }
+  resources_ = std::move(parsed.value());
+  if (!initial) {
+    publish();
+    core::log(core::LogLevel::Notice, "reloaded ", standalone_path_);
+  }
+  return true;
+}
+
+void Server::publish() {
+  auto snapshot = build_snapshot(resources_, settings_, static_cast<uint32_t>(workers_.size()),
+                                 ++version_);
+  for (auto& w : workers_) {
+    w->publish(snapshot);
+  }
+}
+
+void Server::reload() {
+  std::string config_path =
+      options_.config_path.empty() ? path("conf/config.yaml") : options_.config_path;
+  auto loaded = config::load_gateway_config_file(config_path, config::process_env());
+  if (!loaded) {
+    core::log_error("reload: ", loaded.error().context, "; keeping the running configuration");
+    return;
+  }
+  auto settings = make_settings(*loaded);
+  if (!settings) {
+    core::log_error("reload: ", settings.error().context, "; keeping the running configuration");
+    return;
+  }
+  if (loaded->worker_processes != config_.worker_processes) {
+    core::log_warn("reload: worker_processes changes need a restart");
+  }
+  core::log_set_level(loaded->error_log_level);
+  config_ = std::move(loaded.value());
+  settings_ = *settings;
+  if (!standalone_path_.empty()) {
+    load_standalone(true);
+  }
+  publish();
+  core::log(core::LogLevel::Notice, "configuration reloaded");
+}
+
+core::Task<void> Server::watch_standalone() {
+  // core.md §2.7 polls once a second; a shorter period costs one stat() and reacts sooner.
+  while (!stopping_) {
+    co_await control_.sleep_for(200ms);
+    if (!stopping_) {
+      load_standalone(false);
+    }
+  }
+}
+
+core::Task<void> Server::wait_for_workers() {
+  for (;;) {
+    bool all = true;
+    for (auto& w : workers_) {
+      all = all && w->finished();
+    }
+    if (all) {
+      break;
+    }
+    co_await control_.sleep_for(10ms);
+  }
+  control_.stop();
+}
+
+core::Task<void> Server::signal_loop(int signal_fd) {
+  core::IoState* io = control_.add(signal_fd);
+  for (;;) {
+    signalfd_siginfo info{};
+    ssize_t n = ::read(signal_fd, &info, sizeof(info));
+    if (n != sizeof(info)) {
+      io->readable = false;
+      co_await control_.readable(io, core::kNoDeadline);
+      continue;
+    }
+    switch (info.ssi_signo) {
+      case SIGTERM:
+      case SIGINT:
+        core::log(core::LogLevel::Notice, "received signal ", info.ssi_signo, ": fast stop");
+        stopping_ = true;
+        for (auto& w : workers_) {
+          w->stop();
+        }
+        core::spawn(wait_for_workers());
+        break;
+      case SIGQUIT:
+        core::log(core::LogLevel::Notice, "received SIGQUIT: graceful stop");
+        stopping_ = true;
+        for (auto& w : workers_) {
+          w->quit();
+        }
+        core::spawn(wait_for_workers());
+        break;
+      case SIGHUP:
+        core::log(core::LogLevel::Notice, "received SIGHUP: reload");
+        reload();
+        break;
+      case SIGUSR1:
+        core::log_open(path(config_.error_log));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+int Server::run() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1}) {
+    sigaddset(&set, sig);
+  }
+  int signal_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  core::spawn(signal_loop(signal_fd));
+  if (!standalone_path_.empty()) {
+    core::spawn(watch_standalone());
+  }
+  control_.run();
+  for (auto& w : workers_) {
+    w->join();
+  }
+  std::error_code ec;
+  fs::remove(path("logs/listen"), ec);
+  fs::remove(path("logs/apisix.pid"), ec);
+  core::log(core::LogLevel::Notice, "apisix-cpp exited");
+  return exit_code_;
+}
+
+}  // namespace apisix::gateway

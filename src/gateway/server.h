@@ -1,0 +1,67 @@
+#pragma once
+// Server: the process. Loads config.yaml, binds the listeners, starts the workers and runs
+// the control thread's loop: signals (TERM fast stop, QUIT graceful, HUP reload), the config
+// provider (the standalone file is polled for changes), and snapshot publication.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/gateway_config.h"
+#include "config/standalone.h"
+#include "core/loop.h"
+#include "core/result.h"
+#include "gateway/settings.h"
+#include "gateway/snapshot.h"
+#include "gateway/worker.h"
+
+namespace apisix::gateway {
+
+struct ServerOptions {
+  std::string prefix = ".";  // holds conf/, logs/ and data/
+  std::string config_path;   // default: <prefix>/conf/config.yaml
+};
+
+// The settings the request path reads, from a loaded config.yaml.
+Result<std::shared_ptr<const RuntimeSettings>> make_settings(const config::GatewayConfig& config);
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  // Loads configuration, binds listeners, starts workers, writes logs/apisix.pid and
+  // logs/listen. On error nothing keeps running.
+  Result<void> start();
+  // Runs the control loop until a stop or quit finishes; returns the process exit code.
+  int run();
+
+ private:
+  core::Task<void> signal_loop(int signal_fd);
+  core::Task<void> watch_standalone();
+  core::Task<void> wait_for_workers();
+  bool load_standalone(bool initial);
+  void reload();
+  void publish();
+  std::string path(const std::string& relative) const;
+
+  ServerOptions options_;
+  config::GatewayConfig config_;
+  std::shared_ptr<const RuntimeSettings> settings_;
+  config::StandaloneConfig resources_;
+  std::string standalone_path_;
+  struct FileStamp {
+    int64_t mtime_ns = -1;
+    int64_t size = -1;
+    uint64_t inode = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  FileStamp standalone_stamp_;
+  uint64_t version_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  core::Loop control_;
+  int exit_code_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace apisix::gateway

@@ -1,0 +1,868 @@
+// One client connection: read and check each request head, match a route, proxy the request
+// to a node of its upstream with retries, and relay the response, streaming bodies both ways
+// through fixed-size buffers (so memory stays flat whatever the body size).
+// See docs/request-lifecycle.md for the phases and the retry loop.
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "core/buffer.h"
+#include "core/log.h"
+#include "gateway/error_page.h"
+#include "gateway/worker.h"
+#include "http/chunked.h"
+#include "http/parser.h"
+#include "http/uri.h"
+
+namespace apisix::gateway {
+namespace {
+
+using core::IoError;
+using core::IoResult;
+using core::Task;
+using http::BodyKind;
+
+// Request bodies up to this size are read before the first try, so a retry can resend them.
+constexpr size_t kReplayBodyBytes = 64 * 1024;
+// Room for body data after a maximal head in each connection buffer.
+constexpr size_t kBodyRoomBytes = 64 * 1024;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Field names that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the
+// gateway writes itself when forwarding a request (core.md §7.8).
+bool skip_request_field(std::string_view name) {
+  using http::iequals;
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "te");
+    case 4:
+      return iequals(name, "host");
+    case 6:
+      return iequals(name, "expect");
+    case 7:
+      return iequals(name, "upgrade");
+    case 9:
+      return iequals(name, "forwarded") || iequals(name, "x-real-ip");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 15:
+      return iequals(name, "x-forwarded-for");
+    case 16:
+      return iequals(name, "proxy-connection") || iequals(name, "x-forwarded-host") ||
+             iequals(name, "x-forwarded-port");
+    case 17:
+      return iequals(name, "transfer-encoding") || iequals(name, "x-forwarded-proto");
+    default:
+      return false;
+  }
+}
+
+bool skip_response_field(std::string_view name) {
+  using http::iequals;
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "te");
+    case 6:
+      return iequals(name, "server");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
+
+// Whether `name` is listed in the Connection field (and so is hop-by-hop too).
+bool named_in_connection(std::string_view connection, std::string_view name) {
+  return !connection.empty() && http::connection_has_token(connection, name);
+}
+
+bool is_idempotent(http::Method m) {
+  return m != http::Method::Post && m != http::Method::Patch && m != http::Method::Connect &&
+         m != http::Method::Other;
+}
+
+void append_number(std::string& out, uint64_t n) {
+  char digits[24];
+  int len = 0;
+  do {
+    digits[len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (len > 0) {
+    out += digits[--len];
+  }
+}
+
+// "host[:port]" -> lower-cased host without port, written into `scratch` when it must change.
+std::string_view host_for_matching(std::string_view host, std::string& scratch) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    host = host.substr(0, close == std::string_view::npos ? host.size() : close + 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  bool has_upper = std::any_of(host.begin(), host.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (!has_upper) {
+    return host;
+  }
+  scratch.assign(host);
+  for (char& c : scratch) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return scratch;
+}
+
+std::string_view port_of_host(std::string_view host) {
+  size_t start = 0;
+  if (!host.empty() && host.front() == '[') {
+    start = host.find(']');
+    if (start == std::string_view::npos) {
+      return {};
+    }
+  }
+  size_t colon = host.find(':', start);
+  return colon == std::string_view::npos ? std::string_view{} : host.substr(colon + 1);
+}
+
+class Session {
+ public:
+  Session(Worker& worker, core::Socket& client, const core::Endpoint& peer, uint16_t local_port,
+          SessionLink& link)
+      : worker_(worker),
+        loop_(worker.loop()),
+        client_(client),
+        link_(link),
+        local_port_(local_port),
+        remote_ip_(peer.ip()) {}
+
+  Task<void> run();
+
+ private:
+  // Result of proxying one request: keep the client connection open or close it.
+  enum class After { KeepAlive, Close };
+
+  Task<bool> read_client(core::TimePoint deadline);
+  Task<bool> write_client(std::string_view data);
+  Task<After> respond_error(int status, bool close);
+  Task<After> handle(const Snapshot& snap, const http::RequestHead& head);
+  Task<After> proxy(const Snapshot& snap, const CompiledRoute& route,
+                    const http::RequestHead& head);
+  Task<bool> send_continue_once();
+
+  Worker& worker_;
+  core::Loop& loop_;
+  core::Socket& client_;
+  SessionLink& link_;
+  uint16_t local_port_;
+  std::string remote_ip_;
+  const RuntimeSettings* settings_ = nullptr;
+  bool continue_pending_ = false;
+  bool http10_ = false;
+
+  core::Buffer in_{http::ParseLimits{}.max_head_bytes + kBodyRoomBytes};
+  std::unique_ptr<core::Buffer> upstream_in_;
+  std::string scratch_path_;
+  std::string scratch_host_;
+  std::string line_;       // upstream request line
+  std::string host_line_;  // "Host: ...\r\n", per try
+  std::string rest_;       // the other request fields and the blank line
+  std::string body_;       // a replayable request body
+  std::string response_head_;
+  std::string statuses_;   // $upstream_status, e.g. "502, 200"
+  http::RequestHead head_;
+  http::ResponseHead response_;
+};
+
+Task<bool> Session::read_client(core::TimePoint deadline) {
+  if (in_.writable() == 0) {
+    in_.compact();
+    if (in_.writable() == 0) {
+      co_return false;
+    }
+  }
+  IoResult r = co_await client_.read_some(in_.write_ptr(), in_.writable(), deadline);
+  if (!r.ok()) {
+    co_return false;
+  }
+  in_.commit(r.bytes);
+  co_return true;
+}
+
+Task<bool> Session::write_client(std::string_view data) {
+  IoResult r = co_await client_.write_all(data, loop_.now() + settings_->send_timeout);
+  co_return r.ok();
+}
+
+Task<Session::After> Session::respond_error(int status, bool close) {
+  close = close || !head_.keep_alive || worker_.draining();
+  std::string response = error_response(status, settings_->server_header, close,
+                                        !close && http10_);
+  bool ok = co_await write_client(response);
+  co_return (ok && !close) ? After::KeepAlive : After::Close;
+}
+
+Task<bool> Session::send_continue_once() {
+  if (!continue_pending_) {
+    co_return true;
+  }
+  continue_pending_ = false;
+  co_return co_await write_client(kContinue);
+}
+
+Task<void> Session::run() {
+  bool first = true;
+  for (;;) {
+    // The snapshot current now gives the timeouts for reading this request's head.
+    SnapshotPin* pin = worker_.pin();
+    settings_ = pin->snapshot->settings.get();
+    if (in_.empty()) {
+      if (worker_.draining()) {
+        worker_.unpin(pin);
+        break;
+      }
+      link_.idle = true;
+      core::TimePoint wait_until =
+          loop_.now() + (first ? settings_->client_header_timeout : settings_->keepalive_timeout);
+      worker_.unpin(pin);  // an idle connection must not hold an old snapshot
+      bool got = co_await read_client(wait_until);
+      link_.idle = false;
+      if (!got) {
+        break;
+      }
+      pin = worker_.pin();
+      settings_ = pin->snapshot->settings.get();
+    }
+    core::TimePoint head_deadline = loop_.now() + settings_->client_header_timeout;
+    After after = After::Close;
+    for (;;) {
+      http::ParseResult pr = http::parse_request_head(in_.readable(), head_, settings_->limits);
+      if (pr.status == http::ParseStatus::Complete) {
+        http10_ = head_.version_minor == 0;
+        after = co_await handle(*pin->snapshot, head_);
+        break;
+      }
+      if (pr.status == http::ParseStatus::Error) {
+        core::log(core::LogLevel::Info, "client ", remote_ip_, " sent an invalid request: ",
+                  pr.error_reason);
+        head_.keep_alive = false;
+        after = co_await respond_error(pr.error_status, true);
+        break;
+      }
+      if (in_.writable() == 0) {
+        in_.compact();
+      }
+      if (in_.writable() == 0 || !co_await read_client(head_deadline)) {
+        // A head that never completes within client_header_timeout: close quietly, as nginx.
+        after = After::Close;
+        break;
+      }
+    }
+    worker_.unpin(pin);
+    if (after == After::Close) {
+      break;
+    }
+    first = false;
+  }
+}
+
+Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHead& head) {
+  BodyKind body_kind = http::request_body_kind(head);
+  continue_pending_ = head.expect_continue && body_kind != BodyKind::None;
+  if (settings_->client_max_body_size != 0 && body_kind == BodyKind::ContentLength &&
+      head.content_length > settings_->client_max_body_size) {
+    co_return co_await respond_error(413, true);  // before 100 Continue: never read the body
+  }
+
+  std::string_view path = head.path;
+  if (http::path_needs_normalizing(path)) {
+    if (!http::normalize_path(path, scratch_path_)) {
+      co_return co_await respond_error(400, true);
+    }
+    path = scratch_path_;
+  }
+  std::string_view host = host_for_matching(head.host, scratch_host_);
+  int64_t payload = snap.router.match({path, host, head.method_text});
+
+  if (payload == router::RouteTable::kNoMatch || snap.routes[payload].error_status != 0) {
+    // The body is not wanted: keep the connection only if it is already fully here.
+    bool body_here = body_kind == BodyKind::None ||
+                     (body_kind == BodyKind::ContentLength &&
+                      in_.size() - head.head_bytes >= head.content_length);
+    bool close = !body_here || !head.keep_alive || worker_.draining();
+    in_.consume(head.head_bytes + (body_kind == BodyKind::ContentLength && body_here
+                                       ? head.content_length
+                                       : 0));
+    std::string response;
+    if (payload == router::RouteTable::kNoMatch) {
+      response = route_not_found_response(settings_->server_header, close, !close && http10_);
+    } else {
+      const CompiledRoute& route = snap.routes[payload];
+      core::log_error("route ", route.id, ": ", route.error_log);
+      response = error_response(route.error_status, settings_->server_header, close,
+                                !close && http10_);
+    }
+    bool ok = co_await write_client(response);
+    co_return (ok && !close) ? After::KeepAlive : After::Close;
+  }
+  co_return co_await proxy(snap, snap.routes[payload], head);
+}
+
+Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& route,
+                                    const http::RequestHead& head) {
+  const CompiledUpstream& up = *route.upstream;
+  const Timeouts& timeouts = route.timeout ? *route.timeout : up.timeout;
+  const http::Method method = head.method;
+  const BodyKind body_kind = http::request_body_kind(head);
+  const uint64_t content_length = head.content_length;
+  bool client_keep = head.keep_alive && !worker_.draining();
+
+  // ---- the upstream request head, built once; only the Host line varies per try ----
+  std::string_view connection_field;
+  if (const http::Header* h = http::find_header(head.headers, head.header_count, "connection")) {
+    connection_field = h->value;
+  }
+  line_.clear();
+  line_ += head.method_text;
+  line_ += ' ';
+  line_ += head.target;
+  line_ += " HTTP/1.1\r\n";
+  rest_.clear();
+  std::string_view forwarded_for;
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const http::Header& h = head.headers[i];
+    if (skip_request_field(h.name)) {
+      if (http::iequals(h.name, "x-forwarded-for")) {
+        forwarded_for = h.value;  // the last one wins; clients rarely send several
+      }
+      continue;
+    }
+    if (named_in_connection(connection_field, h.name)) {
+      continue;
+    }
+    rest_ += h.name;
+    rest_ += ": ";
+    rest_ += h.value;
+    rest_ += "\r\n";
+  }
+  // core.md §7.8: the gateway's own forwarding fields.
+  rest_ += "X-Real-IP: ";
+  rest_ += remote_ip_;
+  rest_ += "\r\nX-Forwarded-For: ";
+  if (!forwarded_for.empty()) {
+    rest_ += forwarded_for;
+    rest_ += ", ";
+  }
+  rest_ += remote_ip_;
+  rest_ += "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ";
+  rest_ += head.host;
+  rest_ += "\r\nX-Forwarded-Port: ";
+  std::string_view host_port = port_of_host(head.host);
+  if (!host_port.empty()) {
+    rest_ += host_port;
+  } else {
+    append_number(rest_, local_port_);
+  }
+  rest_ += "\r\n";
+  if (body_kind == BodyKind::ContentLength) {
+    rest_ += "Content-Length: ";
+    append_number(rest_, content_length);
+    rest_ += "\r\n";
+  } else if (body_kind == BodyKind::Chunked) {
+    rest_ += "Transfer-Encoding: chunked\r\n";
+  }
+  rest_ += "\r\n";
+  const std::string client_host(head.host);
+  in_.consume(head.head_bytes);  // `head` is not valid past this point
+
+  // ---- small bodies are read first so that a retry can send them again ----
+  body_.clear();
+  bool replayable = body_kind == BodyKind::None;
+  if (body_kind == BodyKind::ContentLength && content_length <= kReplayBodyBytes) {
+    core::TimePoint deadline = loop_.now() + settings_->client_body_timeout;
+    while (in_.size() < content_length) {
+      if (!co_await send_continue_once()) {
+        co_return After::Close;
+      }
+      in_.compact();
+      if (!co_await read_client(deadline)) {
+        co_return After::Close;  // client went away or was too slow (client_body_timeout)
+      }
+      deadline = loop_.now() + settings_->client_body_timeout;
+    }
+    body_.assign(in_.readable().substr(0, content_length));
+    in_.consume(content_length);
+    replayable = true;
+  }
+  bool body_pending = !replayable;  // a streamed body still to be read from the client
+  bool body_complete = replayable;  // the whole request body was read from the client
+
+  // ---- tries ----
+  statuses_.clear();
+  upstream::TriedSet tried;
+  const bool single_node = up.nodes.size() == 1;
+  int tries_left = up.retries + 1;
+  core::TimePoint first_pick = loop_.now();
+  int last_failure = 502;
+  PooledConnection conn;
+  const UpstreamNode* node = nullptr;
+  if (!upstream_in_) {
+    upstream_in_ = std::make_unique<core::Buffer>(settings_->limits.max_head_bytes + kBodyRoomBytes);
+  }
+  core::Buffer& uin = *upstream_in_;
+  bool got_head = false;
+  bool stale_retry_used = false;
+
+  const UpstreamNode* retry_fresh = nullptr;  // retry this node on a new connection
+  while (!got_head) {
+    bool fresh_only = false;
+    if (retry_fresh != nullptr) {
+      node = std::exchange(retry_fresh, nullptr);
+      fresh_only = true;
+    } else {
+      if (tries_left <= 0) {
+        break;
+      }
+      if (!statuses_.empty() && up.retry_timeout.count() > 0 &&
+          loop_.now() > first_pick + up.retry_timeout) {
+        last_failure = 502;
+        break;
+      }
+      int64_t index = up.pick(worker_.id(), tried);
+      if (index < 0) {
+        break;
+      }
+      --tries_left;
+      node = &up.nodes[index];
+      if (!single_node) {
+        tried.add(static_cast<uint32_t>(index));
+      }
+    }
+
+    bool reused = false;
+    if (!fresh_only) {
+      conn = worker_.pool().take(node->pool_key, loop_.now(), up.pool);
+    }
+    if (conn.socket.is_open()) {
+      reused = true;
+    } else {
+      core::ConnectResult c =
+          co_await core::connect_tcp(loop_, node->endpoint, loop_.now() + timeouts.connect);
+      if (c.error != IoError::None) {
+        last_failure = c.error == IoError::Timeout ? 504 : 502;
+        core::log_error("upstream ", node->endpoint.to_string(), " connect failed: ",
+                        core::to_string(c.error));
+        if (!statuses_.empty()) {
+          statuses_ += ", ";
+        }
+        append_number(statuses_, static_cast<uint64_t>(last_failure));
+        continue;
+      }
+      conn = PooledConnection{std::move(c.socket), 0};
+    }
+
+    // Host line for this try (core.md §7.8).
+    host_line_.assign("Host: ");
+    switch (up.pass_host) {
+      case PassHost::Pass:
+        host_line_ += client_host.empty() ? node->host_header : client_host;
+        break;
+      case PassHost::Node:
+        host_line_ += node->host_header;
+        break;
+      case PassHost::Rewrite:
+        host_line_ += up.upstream_host;
+        break;
+    }
+    host_line_ += "\r\n";
+
+    iovec iov[4] = {{line_.data(), line_.size()},
+                    {host_line_.data(), host_line_.size()},
+                    {rest_.data(), rest_.size()},
+                    {body_.data(), body_.size()}};
+    core::TimePoint send_deadline = loop_.now() + timeouts.send;
+    IoResult sent = co_await conn.socket.write_all(std::span<iovec>(iov, 4), send_deadline);
+    IoError failure = sent.error;
+
+    // A streamed body follows the head; once any of it is sent, no retry is possible.
+    if (failure == IoError::None && body_pending) {
+      body_pending = false;
+      replayable = false;
+      tries_left = 0;
+      if (!co_await send_continue_once()) {
+        co_return After::Close;
+      }
+      core::TimePoint client_deadline = loop_.now() + settings_->client_body_timeout;
+      if (body_kind == BodyKind::ContentLength) {
+        uint64_t remaining = content_length;
+        while (remaining > 0 && failure == IoError::None) {
+          if (in_.empty()) {
+            if (!co_await read_client(client_deadline)) {
+              co_return After::Close;
+            }
+            client_deadline = loop_.now() + settings_->client_body_timeout;
+          }
+          size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, in_.size()));
+          IoResult w = co_await conn.socket.write_all(in_.readable().substr(0, take),
+                                                      loop_.now() + timeouts.send);
+          failure = w.error;
+          in_.consume(take);
+          remaining -= take;
+        }
+        body_complete = remaining == 0;
+      } else {
+        http::ChunkedDecoder decoder;
+        bool done = false;
+        while (!done && failure == IoError::None) {
+          size_t ready = 0;
+          bool need_more = false;
+          while (!done && !need_more) {
+            http::ChunkedDecoder::Step step = decoder.next(in_.readable().substr(ready));
+            ready += step.consumed;
+            switch (step.kind) {
+              case http::ChunkedDecoder::Step::Data:
+                break;
+              case http::ChunkedDecoder::Step::NeedMore:
+                need_more = true;
+                break;
+              case http::ChunkedDecoder::Step::Done:
+                done = true;
+                break;
+              case http::ChunkedDecoder::Step::Error:
+                // Malformed chunked body: nothing after the valid part is forwarded.
+                core::log(core::LogLevel::Info, "client ", remote_ip_,
+                          " sent an invalid chunked body");
+                co_return co_await respond_error(400, true);
+            }
+          }
+          if (ready > 0) {
+            IoResult w = co_await conn.socket.write_all(in_.readable().substr(0, ready),
+                                                        loop_.now() + timeouts.send);
+            failure = w.error;
+            in_.consume(ready);
+          }
+          if (done) {
+            body_complete = true;
+          }
+          if (!done && failure == IoError::None) {
+            in_.compact();
+            if (!co_await read_client(client_deadline)) {
+              co_return After::Close;
+            }
+            client_deadline = loop_.now() + settings_->client_body_timeout;
+          }
+        }
+      }
+    }
+
+    // Response head; interim 1xx responses are relayed to HTTP/1.1 clients.
+    uin.clear();
+    if (failure == IoError::None) {
+      core::TimePoint read_deadline = loop_.now() + timeouts.read;
+      for (;;) {
+        http::ParseResult pr = http::parse_response_head(uin.readable(), response_, settings_->limits);
+        if (pr.status == http::ParseStatus::Complete) {
+          if (response_.status >= 100 && response_.status < 200) {
+            if (response_.status == 101) {
+              failure = IoError::Other;  // upgrades are not enabled on this route
+              break;
+            }
+            if (!http10_ && !co_await write_client(uin.readable().substr(0, pr.consumed))) {
+              co_return After::Close;
+            }
+            uin.consume(pr.consumed);
+            continue;
+          }
+          got_head = true;
+          break;
+        }
+        if (pr.status == http::ParseStatus::Error) {
+          core::log_error("upstream ", node->endpoint.to_string(),
+                          " sent an invalid response head: ", pr.error_reason);
+          failure = IoError::Other;
+          tries_left = 0;  // a malformed response is not retried (core.md §7.6)
+          break;
+        }
+        if (uin.writable() == 0) {
+          uin.compact();
+          if (uin.writable() == 0) {
+            failure = IoError::Other;
+            tries_left = 0;
+            break;
+          }
+        }
+        IoResult r = co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+        if (!r.ok()) {
+          failure = r.error;
+          break;
+        }
+        uin.commit(r.bytes);
+      }
+    }
+    if (got_head) {
+      break;
+    }
+    // This try failed before any of the response reached the client.
+    conn.socket.close();
+    bool nothing_received = uin.empty();
+    if (reused && nothing_received && !stale_retry_used && replayable &&
+        (failure == IoError::Eof || failure == IoError::Reset)) {
+      // The node closed an idle pooled connection just as we used it: send the request
+      // again on a fresh connection to the same node; this does not count as a try.
+      stale_retry_used = true;
+      retry_fresh = node;
+      continue;
+    }
+    last_failure = failure == IoError::Timeout ? 504 : 502;
+    core::log_error("upstream ", node->endpoint.to_string(), " failed: ", core::to_string(failure));
+    if (!statuses_.empty()) {
+      statuses_ += ", ";
+    }
+    append_number(statuses_, static_cast<uint64_t>(last_failure));
+    if (!replayable || !is_idempotent(method)) {
+      break;  // the request (or part of it) reached the node: not safe to send again
+    }
+  }
+
+  if (!got_head) {
+    if (statuses_.empty()) {
+      append_number(statuses_, static_cast<uint64_t>(last_failure));
+    }
+    std::string extra = "X-APISIX-Upstream-Status: " + statuses_ + "\r\n";
+    bool close = !body_complete || !client_keep;
+    std::string response = error_response(last_failure, settings_->server_header, close,
+                                          !close && http10_, extra);
+    bool ok = co_await write_client(response);
+    co_return (ok && !close) ? After::KeepAlive : After::Close;
+  }
+
+  // ---- relay the response ----
+  const http::ResponseHead& resp = response_;
+  if (!statuses_.empty()) {
+    statuses_ += ", ";
+  }
+  append_number(statuses_, static_cast<uint64_t>(resp.status));
+  BodyKind resp_kind = http::response_body_kind(resp, method);
+  bool encode_chunks = resp_kind == BodyKind::UntilClose && !http10_;
+  if ((resp_kind == BodyKind::UntilClose || resp_kind == BodyKind::Chunked) && http10_) {
+    client_keep = false;  // an HTTP/1.0 client learns the end of the body from the close
+  }
+  std::string_view resp_connection;
+  if (const http::Header* h = http::find_header(resp.headers, resp.header_count, "connection")) {
+    resp_connection = h->value;
+  }
+
+  response_head_.clear();
+  response_head_ += "HTTP/1.1 ";
+  append_number(response_head_, static_cast<uint64_t>(resp.status));
+  response_head_ += ' ';
+  response_head_ += resp.reason;
+  response_head_ += "\r\n";
+  for (size_t i = 0; i < resp.header_count; ++i) {
+    const http::Header& h = resp.headers[i];
+    if (skip_response_field(h.name)) {
+      // A bodiless response (HEAD, 204, 304) keeps its framing fields as they were.
+      bool framing = http::iequals(h.name, "content-length") ||
+                     (http::iequals(h.name, "transfer-encoding") && !http10_);
+      if (!(resp_kind == BodyKind::None && framing)) {
+        continue;
+      }
+    } else if (named_in_connection(resp_connection, h.name)) {
+      continue;
+    }
+    response_head_ += h.name;
+    response_head_ += ": ";
+    response_head_ += h.value;
+    response_head_ += "\r\n";
+  }
+  response_head_ += "Server: ";
+  response_head_ += settings_->server_header;
+  response_head_ += "\r\n";
+  if (resp_kind == BodyKind::ContentLength) {
+    response_head_ += "Content-Length: ";
+    append_number(response_head_, resp.content_length);
+    response_head_ += "\r\n";
+  } else if ((resp_kind == BodyKind::Chunked || encode_chunks) && !http10_) {
+    response_head_ += "Transfer-Encoding: chunked\r\n";
+  }
+  if (resp.status >= 500 || settings_->show_upstream_status) {
+    response_head_ += "X-APISIX-Upstream-Status: ";
+    response_head_ += statuses_;
+    response_head_ += "\r\n";
+  }
+  if (!client_keep) {
+    response_head_ += "Connection: close\r\n";
+  } else if (http10_) {
+    response_head_ += "Connection: keep-alive\r\n";
+  }
+  response_head_ += "\r\n";
+  bool upstream_reusable = resp.keep_alive && resp_kind != BodyKind::UntilClose;
+  uin.consume(resp.head_bytes);  // `resp` field views are not used past this point
+
+  core::TimePoint read_deadline = loop_.now() + timeouts.read;
+  bool client_ok = true;
+  bool upstream_done = false;
+  switch (resp_kind) {
+    case BodyKind::None: {
+      client_ok = co_await write_client(response_head_);
+      upstream_done = true;
+      break;
+    }
+    case BodyKind::ContentLength: {
+      uint64_t remaining = resp.content_length;
+      size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, uin.size()));
+      iovec iov[2] = {{response_head_.data(), response_head_.size()},
+                      {const_cast<char*>(uin.readable().data()), take}};
+      IoResult w = co_await client_.write_all(std::span<iovec>(iov, 2),
+                                              loop_.now() + settings_->send_timeout);
+      client_ok = w.ok();
+      upstream_reusable = upstream_reusable && uin.size() == take;  // nothing after the body
+      uin.consume(take);
+      remaining -= take;
+      while (client_ok && remaining > 0) {
+        uin.clear();
+        size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, uin.writable()));
+        IoResult r = co_await conn.socket.read_some(uin.write_ptr(), want, read_deadline);
+        if (!r.ok()) {
+          core::log_error("upstream ", node->endpoint.to_string(), " failed mid-body: ",
+                          core::to_string(r.error));
+          break;
+        }
+        read_deadline = loop_.now() + timeouts.read;
+        uin.commit(r.bytes);
+        remaining -= r.bytes;
+        client_ok = co_await write_client(uin.readable());
+        uin.clear();
+      }
+      upstream_done = remaining == 0;
+      break;
+    }
+    case BodyKind::Chunked: {
+      client_ok = co_await write_client(response_head_);
+      http::ChunkedDecoder decoder;
+      while (client_ok && !upstream_done) {
+        size_t ready = 0;
+        bool need_more = false;
+        bool bad = false;
+        // For HTTP/1.1 clients the validated chunked bytes pass through as they are; an
+        // HTTP/1.0 client gets the payload only.
+        std::string plain;
+        while (!upstream_done && !need_more && !bad) {
+          http::ChunkedDecoder::Step step = decoder.next(uin.readable().substr(ready));
+          ready += step.consumed;
+          if (step.kind == http::ChunkedDecoder::Step::Data && http10_) {
+            plain.append(step.data);
+          } else if (step.kind == http::ChunkedDecoder::Step::NeedMore) {
+            need_more = true;
+          } else if (step.kind == http::ChunkedDecoder::Step::Done) {
+            upstream_done = true;
+          } else if (step.kind == http::ChunkedDecoder::Step::Error) {
+            bad = true;
+          }
+        }
+        if (ready > 0) {
+          client_ok = co_await write_client(http10_ ? std::string_view(plain)
+                                                    : uin.readable().substr(0, ready));
+          uin.consume(ready);
+        }
+        if (bad) {
+          core::log_error("upstream ", node->endpoint.to_string(), " sent a bad chunked body");
+          break;
+        }
+        if (!upstream_done && client_ok) {
+          uin.compact();
+          if (uin.writable() == 0) {
+            break;
+          }
+          IoResult r = co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+          if (!r.ok()) {
+            break;
+          }
+          read_deadline = loop_.now() + timeouts.read;
+          uin.commit(r.bytes);
+        }
+      }
+      break;
+    }
+    case BodyKind::UntilClose: {
+      client_ok = co_await write_client(response_head_);
+      char size_line[24];
+      while (client_ok) {
+        if (!uin.empty()) {
+          if (encode_chunks) {
+            size_t n = http::write_chunk_size_line(size_line, uin.size());
+            iovec iov[3] = {{size_line, n},
+                            {const_cast<char*>(uin.readable().data()), uin.size()},
+                            {const_cast<char*>("\r\n"), 2}};
+            IoResult w = co_await client_.write_all(std::span<iovec>(iov, 3),
+                                                    loop_.now() + settings_->send_timeout);
+            client_ok = w.ok();
+          } else {
+            client_ok = co_await write_client(uin.readable());
+          }
+          uin.clear();
+        }
+        if (!client_ok) {
+          break;
+        }
+        IoResult r = co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+        if (r.error == IoError::Eof) {
+          upstream_done = true;
+          if (encode_chunks) {
+            client_ok = co_await write_client("0\r\n\r\n");
+          }
+          break;
+        }
+        if (!r.ok()) {
+          break;
+        }
+        read_deadline = loop_.now() + timeouts.read;
+        uin.commit(r.bytes);
+      }
+      break;
+    }
+  }
+
+  if (upstream_done && upstream_reusable && uin.empty() && conn.socket.is_open()) {
+    ++conn.requests;
+    worker_.pool().put(node->pool_key, std::move(conn), loop_.now(), up.pool);
+  } else {
+    conn.socket.close();
+  }
+  if (!upstream_done) {
+    co_return After::Close;  // the client saw a truncated body; closing tells it so
+  }
+  co_return (client_ok && client_keep) ? After::KeepAlive : After::Close;
+}
+
+}  // namespace
+
+core::Task<void> serve_client(Worker& worker, core::Socket client, core::Endpoint peer,
+                              uint16_t local_port) {
+  SessionLink link;
+  link.io = client.io();
+  worker.link(&link);
+  {
+    Session session(worker, client, peer, local_port, link);
+    co_await session.run();
+  }
+  client.close();
+  worker.unlink(&link);
+}
+
+}  // namespace apisix::gateway

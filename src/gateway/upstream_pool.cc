@@ -1,0 +1,67 @@
+#include "gateway/upstream_pool.h"
+
+namespace apisix::gateway {
+
+PooledConnection UpstreamPool::take(std::string_view key, core::TimePoint now,
+                                    const PoolSettings& settings) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) {
+    return {};
+  }
+  auto& list = it->second;
+  while (!list.empty()) {
+    Idle idle = std::move(list.back());  // most recently used first: warmest connection
+    list.pop_back();
+    core::IoState* io = idle.conn.socket.io();
+    // An idle upstream connection must be silent: readable means closed or garbage.
+    if (idle.expires <= now || io->readable || io->peer_closed) {
+      continue;
+    }
+    return std::move(idle.conn);
+  }
+  return {};
+}
+
+void UpstreamPool::put(std::string_view key, PooledConnection conn, core::TimePoint now,
+                       const PoolSettings& settings) {
+  if (conn.requests >= settings.requests || settings.size == 0) {
+    return;
+  }
+  auto it = idle_.find(key);
+  if (it == idle_.end()) {
+    it = idle_.emplace(std::string(key), std::deque<Idle>{}).first;
+  }
+  auto& list = it->second;
+  if (list.size() >= settings.size) {
+    list.pop_front();  // drop the coldest
+  }
+  list.push_back(Idle{std::move(conn), now + settings.idle_timeout});
+}
+
+void UpstreamPool::sweep(core::TimePoint now) {
+  for (auto& [key, list] : idle_) {
+    while (!list.empty() && list.front().expires <= now) {
+      list.pop_front();
+    }
+    for (auto it = list.begin(); it != list.end();) {
+      core::IoState* io = it->conn.socket.io();
+      if (io->readable || io->peer_closed) {
+        it = list.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+void UpstreamPool::clear() { idle_.clear(); }
+
+size_t UpstreamPool::idle_count() const {
+  size_t n = 0;
+  for (const auto& [key, list] : idle_) {
+    n += list.size();
+  }
+  return n;
+}
+
+}  // namespace apisix::gateway
