@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -164,9 +166,17 @@ Result<void> Server::start() {
     listen_report += "http " + shown.to_string() + "\n";
   }
 
+  if (config_.enable_access_log) {
+    std::string access_path = path(config_.access_log);
+    access_log_fd_ = ::open(access_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (access_log_fd_ < 0) {
+      return Error::config("cannot open access log " + access_path + ": " + std::strerror(errno));
+    }
+  }
   auto snapshot = build_snapshot(resources_, settings_, worker_count, ++version_);
   for (uint32_t w = 0; w < worker_count; ++w) {
-    workers_.push_back(std::make_unique<Worker>(w, std::move(per_worker[w]), snapshot));
+    workers_.push_back(
+        std::make_unique<Worker>(w, std::move(per_worker[w]), snapshot, access_log_fd_));
   }
   for (auto& w : workers_) {
     w->start();

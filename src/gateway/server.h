@@ -61,6 +61,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   core::Loop control_;
   int exit_code_ = 0;
+  int access_log_fd_ = -1;
   bool stopping_ = false;
 };
 

@@ -11,6 +11,7 @@
 
 #include "core/buffer.h"
 #include "core/log.h"
+#include "gateway/access_log.h"
 #include "gateway/error_page.h"
 #include "gateway/worker.h"
 #include "http/chunked.h"
@@ -187,7 +188,48 @@ class Session {
   std::string statuses_;   // $upstream_status, e.g. "502, 200"
   http::RequestHead head_;
   http::ResponseHead response_;
+
+  // Access log record of the current request (only filled when the log is on).
+  bool logging_ = false;
+  uint64_t client_bytes_ = 0;  // bytes written to the client on this connection
+  AccessRecord record_;
+  core::TimePoint request_start_;
+
+  void begin_record(const http::RequestHead& head);
+  void end_record();
+  void note_response(int status, std::string_view response) {
+    record_.status = status;
+    size_t end_of_head = response.find("\r\n\r\n");
+    record_.body_bytes_sent =
+        end_of_head == std::string_view::npos ? 0 : response.size() - end_of_head - 4;
+  }
 };
+
+void Session::begin_record(const http::RequestHead& head) {
+  request_start_ = loop_.now();
+  record_.remote_addr = remote_ip_;
+  record_.http_host.assign(head.host);
+  record_.request.assign(head.method_text);
+  record_.request += ' ';
+  record_.request += head.target;
+  record_.request += head.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1";
+  const http::Header* referer = http::find_header(head.headers, head.header_count, "referer");
+  record_.referer.assign(referer != nullptr ? referer->value : std::string_view{});
+  const http::Header* agent = http::find_header(head.headers, head.header_count, "user-agent");
+  record_.user_agent.assign(agent != nullptr ? agent->value : std::string_view{});
+  record_.upstream_addr.clear();
+  record_.upstream_status.clear();
+  record_.upstream_scheme_host_uri.clear();
+  record_.status = 0;
+  record_.body_bytes_sent = 0;
+  record_.upstream_response_time = -1;
+}
+
+void Session::end_record() {
+  record_.request_time =
+      std::chrono::duration<double>(loop_.now() - request_start_).count();
+  worker_.access_log().write(record_);
+}
 
 Task<bool> Session::read_client(core::TimePoint deadline) {
   if (in_.writable() == 0) {
@@ -206,6 +248,7 @@ Task<bool> Session::read_client(core::TimePoint deadline) {
 
 Task<bool> Session::write_client(std::string_view data) {
   IoResult r = co_await client_.write_all(data, loop_.now() + settings_->send_timeout);
+  client_bytes_ += r.bytes;
   co_return r.ok();
 }
 
@@ -213,6 +256,7 @@ Task<Session::After> Session::respond_error(int status, bool close) {
   close = close || !head_.keep_alive || worker_.draining();
   std::string response = error_response(status, settings_->server_header, close,
                                         !close && http10_);
+  note_response(status, response);
   bool ok = co_await write_client(response);
   co_return (ok && !close) ? After::KeepAlive : After::Close;
 }
@@ -254,14 +298,30 @@ Task<void> Session::run() {
       http::ParseResult pr = http::parse_request_head(in_.readable(), head_, settings_->limits);
       if (pr.status == http::ParseStatus::Complete) {
         http10_ = head_.version_minor == 0;
+        logging_ = worker_.access_log().enabled();
+        if (logging_) {
+          begin_record(head_);
+        }
         after = co_await handle(*pin->snapshot, head_);
+        if (logging_) {
+          end_record();
+        }
         break;
       }
       if (pr.status == http::ParseStatus::Error) {
         core::log(core::LogLevel::Info, "client ", remote_ip_, " sent an invalid request: ",
                   pr.error_reason);
         head_.keep_alive = false;
+        logging_ = worker_.access_log().enabled();
+        if (logging_) {
+          request_start_ = loop_.now();
+          record_ = AccessRecord{};
+          record_.remote_addr = remote_ip_;
+        }
         after = co_await respond_error(pr.error_status, true);
+        if (logging_) {
+          end_record();
+        }
         break;
       }
       if (in_.writable() == 0) {
@@ -317,6 +377,8 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
       response = error_response(route.error_status, settings_->server_header, close,
                                 !close && http10_);
     }
+    note_response(payload == router::RouteTable::kNoMatch ? 404 : snap.routes[payload].error_status,
+                  response);
     bool ok = co_await write_client(response);
     co_return (ok && !close) ? After::KeepAlive : After::Close;
   }
@@ -449,6 +511,12 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       }
       --tries_left;
       node = &up.nodes[index];
+      if (logging_) {
+        if (!record_.upstream_addr.empty()) {
+          record_.upstream_addr += ", ";
+        }
+        record_.upstream_addr += node->endpoint.to_string();
+      }
       if (!single_node) {
         tried.add(static_cast<uint32_t>(index));
       }
@@ -647,6 +715,10 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     bool close = !body_complete || !client_keep;
     std::string response = error_response(last_failure, settings_->server_header, close,
                                           !close && http10_, extra);
+    note_response(last_failure, response);
+    if (logging_) {
+      record_.upstream_status = statuses_;
+    }
     bool ok = co_await write_client(response);
     co_return (ok && !close) ? After::KeepAlive : After::Close;
   }
@@ -717,6 +789,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   core::TimePoint read_deadline = loop_.now() + timeouts.read;
   bool client_ok = true;
   bool upstream_done = false;
+  const int status = resp.status;
+  const uint64_t bytes_before_head = client_bytes_;
   switch (resp_kind) {
     case BodyKind::None: {
       client_ok = co_await write_client(response_head_);
@@ -730,6 +804,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
                       {const_cast<char*>(uin.readable().data()), take}};
       IoResult w = co_await client_.write_all(std::span<iovec>(iov, 2),
                                               loop_.now() + settings_->send_timeout);
+      client_bytes_ += w.bytes;
       client_ok = w.ok();
       upstream_reusable = upstream_reusable && uin.size() == take;  // nothing after the body
       uin.consume(take);
@@ -811,6 +886,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
                             {const_cast<char*>("\r\n"), 2}};
             IoResult w = co_await client_.write_all(std::span<iovec>(iov, 3),
                                                     loop_.now() + settings_->send_timeout);
+            client_bytes_ += w.bytes;
             client_ok = w.ok();
           } else {
             client_ok = co_await write_client(uin.readable());
@@ -838,6 +914,18 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     }
   }
 
+  if (logging_) {
+    record_.status = status;
+    uint64_t written = client_bytes_ - bytes_before_head;
+    record_.body_bytes_sent =
+        written > response_head_.size() ? written - response_head_.size() : 0;
+    record_.upstream_status = statuses_;
+    record_.upstream_response_time =
+        std::chrono::duration<double>(loop_.now() - first_pick).count();
+    record_.upstream_scheme_host_uri = "http://" + host_line_.substr(6, host_line_.size() - 8);
+    record_.upstream_scheme_host_uri += line_.substr(line_.find(' ') + 1,
+                                                     line_.rfind(' ') - line_.find(' ') - 1);
+  }
   if (upstream_done && upstream_reusable && uin.empty() && conn.socket.is_open()) {
     ++conn.requests;
     worker_.pool().put(node->pool_key, std::move(conn), loop_.now(), up.pool);

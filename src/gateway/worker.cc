@@ -13,8 +13,8 @@ namespace apisix::gateway {
 using namespace std::chrono_literals;
 
 Worker::Worker(uint32_t id, std::vector<Listener> listeners,
-               std::shared_ptr<const Snapshot> initial)
-    : id_(id), listeners_(std::move(listeners)) {
+               std::shared_ptr<const Snapshot> initial, int access_log_fd)
+    : id_(id), listeners_(std::move(listeners)), access_log_fd_(access_log_fd) {
   current_ = new SnapshotPin{std::move(initial), 1};  // the worker's own reference
 }
 
@@ -32,6 +32,7 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::thread([this] {
+    access_log_.open(access_log_fd_, 16384);
     for (const Listener& listener : listeners_) {
       core::IoState* io = loop_.add(listener.fd);
       listener_io_.push_back(io);
@@ -39,6 +40,7 @@ void Worker::start() {
     }
     core::spawn(housekeeping());
     loop_.run();
+    access_log_.flush();
     stopped_ = true;
     finished_.store(true, std::memory_order_release);
   });
@@ -186,6 +188,7 @@ core::Task<void> Worker::housekeeping() {
   while (!loop_.stopping()) {
     co_await loop_.sleep_for(1s);
     pool_.sweep(loop_.now());
+    access_log_.flush();
   }
 }
 

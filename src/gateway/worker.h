@@ -11,6 +11,7 @@
 
 #include "core/loop.h"
 #include "core/socket.h"
+#include "gateway/access_log.h"
 #include "gateway/snapshot.h"
 #include "gateway/upstream_pool.h"
 
@@ -38,7 +39,9 @@ struct Listener {
 
 class Worker {
  public:
-  Worker(uint32_t id, std::vector<Listener> listeners, std::shared_ptr<const Snapshot> initial);
+  // `access_log_fd` < 0: no access log. The fd stays owned by the caller.
+  Worker(uint32_t id, std::vector<Listener> listeners, std::shared_ptr<const Snapshot> initial,
+         int access_log_fd);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -60,6 +63,7 @@ class Worker {
   uint32_t id() const { return id_; }
   core::Loop& loop() { return loop_; }
   UpstreamPool& pool() { return pool_; }
+  AccessLog& access_log() { return access_log_; }
   bool draining() const { return draining_; }
   SnapshotPin* pin();
   void unpin(SnapshotPin* pin);
@@ -77,6 +81,8 @@ class Worker {
   core::Loop loop_;
   std::thread thread_;
   UpstreamPool pool_;
+  AccessLog access_log_;
+  int access_log_fd_ = -1;
   SnapshotPin* current_ = nullptr;
   bool draining_ = false;
   bool stopped_ = false;
