@@ -730,6 +730,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   }
   append_number(statuses_, static_cast<uint64_t>(resp.status));
   BodyKind resp_kind = http::response_body_kind(resp, method);
+  client_keep = client_keep && !worker_.draining();  // a quit may have begun meanwhile
   bool encode_chunks = resp_kind == BodyKind::UntilClose && !http10_;
   if ((resp_kind == BodyKind::UntilClose || resp_kind == BodyKind::Chunked) && http10_) {
     client_keep = false;  // an HTTP/1.0 client learns the end of the body from the close

@@ -213,6 +213,10 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::StandaloneConfig& r
         compiled.error_log = "missing upstream configuration in Route or Service";
       }
     }
+    if (compiled.error_status == 0 && compiled.upstream->nodes.empty()) {
+      compiled.error_status = 503;  // core.md §7.11: empty node list
+      compiled.error_log = "no valid upstream node in " + compiled.upstream->key;
+    }
     snap->routes.push_back(std::move(compiled));
     specs.push_back(std::move(spec));
   }

@@ -1,5 +1,7 @@
 #include "gateway/worker.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,6 +175,9 @@ core::Task<void> Worker::accept_loop(Listener listener, core::IoState* io) {
       ::close(fd);  // over worker_connections: refuse rather than degrade everyone
       continue;
     }
+    // Responses go out in one write each; Nagle would only add latency (nginx tcp_nodelay).
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     core::Endpoint peer;
     std::memcpy(&peer.addr, &addr, len);
     peer.len = len;
