@@ -6,6 +6,10 @@ function(apisix_library name)
   add_library(${name} STATIC ${L_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC ${L_DEPS})
+  if(APISIX_FUZZ)
+    # Coverage feedback for libFuzzer from the code under test, not only the target file.
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
 
 # apisix_test(<name> SOURCES ... LIBS ... [LABELS ...]): a GoogleTest executable whose

@@ -21,6 +21,8 @@
 namespace apisix::gateway {
 namespace {
 
+using namespace std::string_view_literals;
+
 using core::IoError;
 using core::IoResult;
 using core::Task;
@@ -180,6 +182,7 @@ class Session {
   std::unique_ptr<core::Buffer> upstream_in_;
   std::string scratch_path_;
   std::string scratch_host_;
+  std::string client_host_;  // the request's Host, kept past the head's buffer
   std::string line_;       // upstream request line
   std::string host_line_;  // "Host: ...\r\n", per try
   std::string rest_;       // the other request fields and the blank line
@@ -324,12 +327,23 @@ Task<void> Session::run() {
         }
         break;
       }
-      if (in_.writable() == 0) {
-        in_.compact();
+      // The parser is stateless, so parse again only once a new line has arrived: a client
+      // trickling bytes one at a time costs one parse per line, not one per byte.
+      bool line_arrived = false;
+      while (!line_arrived) {
+        if (in_.writable() == 0) {
+          in_.compact();
+        }
+        size_t before = in_.size();
+        if (in_.writable() == 0 || !co_await read_client(head_deadline)) {
+          // A head that never completes within client_header_timeout: close quietly, as nginx.
+          after = After::Close;
+          break;
+        }
+        std::string_view fresh = in_.readable().substr(before);
+        line_arrived = fresh.find('\n') != std::string_view::npos || in_.writable() == 0;
       }
-      if (in_.writable() == 0 || !co_await read_client(head_deadline)) {
-        // A head that never completes within client_header_timeout: close quietly, as nginx.
-        after = After::Close;
+      if (!line_arrived) {
         break;
       }
     }
@@ -403,7 +417,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   line_ += head.method_text;
   line_ += ' ';
   line_ += head.target;
-  line_ += " HTTP/1.1\r\n";
+  line_ += " HTTP/1.1\r\n"sv;
   rest_.clear();
   std::string_view forwarded_for;
   for (size_t i = 0; i < head.header_count; ++i) {
@@ -418,38 +432,39 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       continue;
     }
     rest_ += h.name;
-    rest_ += ": ";
+    rest_ += ": "sv;
     rest_ += h.value;
-    rest_ += "\r\n";
+    rest_ += "\r\n"sv;
   }
   // core.md §7.8: the gateway's own forwarding fields.
-  rest_ += "X-Real-IP: ";
+  rest_ += "X-Real-IP: "sv;
   rest_ += remote_ip_;
-  rest_ += "\r\nX-Forwarded-For: ";
+  rest_ += "\r\nX-Forwarded-For: "sv;
   if (!forwarded_for.empty()) {
     rest_ += forwarded_for;
-    rest_ += ", ";
+    rest_ += ", "sv;
   }
   rest_ += remote_ip_;
-  rest_ += "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ";
+  rest_ += "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: "sv;
   rest_ += head.host;
-  rest_ += "\r\nX-Forwarded-Port: ";
+  rest_ += "\r\nX-Forwarded-Port: "sv;
   std::string_view host_port = port_of_host(head.host);
   if (!host_port.empty()) {
     rest_ += host_port;
   } else {
     append_number(rest_, local_port_);
   }
-  rest_ += "\r\n";
+  rest_ += "\r\n"sv;
   if (body_kind == BodyKind::ContentLength) {
-    rest_ += "Content-Length: ";
+    rest_ += "Content-Length: "sv;
     append_number(rest_, content_length);
-    rest_ += "\r\n";
+    rest_ += "\r\n"sv;
   } else if (body_kind == BodyKind::Chunked) {
-    rest_ += "Transfer-Encoding: chunked\r\n";
+    rest_ += "Transfer-Encoding: chunked\r\n"sv;
   }
-  rest_ += "\r\n";
-  const std::string client_host(head.host);
+  rest_ += "\r\n"sv;
+  client_host_.assign(head.host);
+  const std::string& client_host = client_host_;
   in_.consume(head.head_bytes);  // `head` is not valid past this point
 
   // ---- small bodies are read first so that a retry can send them again ----
@@ -513,7 +528,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       node = &up.nodes[index];
       if (logging_) {
         if (!record_.upstream_addr.empty()) {
-          record_.upstream_addr += ", ";
+          record_.upstream_addr += ", "sv;
         }
         record_.upstream_addr += node->endpoint.to_string();
       }
@@ -536,7 +551,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         core::log_error("upstream ", node->endpoint.to_string(), " connect failed: ",
                         core::to_string(c.error));
         if (!statuses_.empty()) {
-          statuses_ += ", ";
+          statuses_ += ", "sv;
         }
         append_number(statuses_, static_cast<uint64_t>(last_failure));
         continue;
@@ -557,7 +572,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         host_line_ += up.upstream_host;
         break;
     }
-    host_line_ += "\r\n";
+    host_line_ += "\r\n"sv;
 
     iovec iov[4] = {{line_.data(), line_.size()},
                     {host_line_.data(), host_line_.size()},
@@ -699,7 +714,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     last_failure = failure == IoError::Timeout ? 504 : 502;
     core::log_error("upstream ", node->endpoint.to_string(), " failed: ", core::to_string(failure));
     if (!statuses_.empty()) {
-      statuses_ += ", ";
+      statuses_ += ", "sv;
     }
     append_number(statuses_, static_cast<uint64_t>(last_failure));
     if (!replayable || !is_idempotent(method)) {
@@ -726,7 +741,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   // ---- relay the response ----
   const http::ResponseHead& resp = response_;
   if (!statuses_.empty()) {
-    statuses_ += ", ";
+    statuses_ += ", "sv;
   }
   append_number(statuses_, static_cast<uint64_t>(resp.status));
   BodyKind resp_kind = http::response_body_kind(resp, method);
@@ -741,11 +756,11 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   }
 
   response_head_.clear();
-  response_head_ += "HTTP/1.1 ";
+  response_head_ += "HTTP/1.1 "sv;
   append_number(response_head_, static_cast<uint64_t>(resp.status));
   response_head_ += ' ';
   response_head_ += resp.reason;
-  response_head_ += "\r\n";
+  response_head_ += "\r\n"sv;
   for (size_t i = 0; i < resp.header_count; ++i) {
     const http::Header& h = resp.headers[i];
     if (skip_response_field(h.name)) {
@@ -759,31 +774,31 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       continue;
     }
     response_head_ += h.name;
-    response_head_ += ": ";
+    response_head_ += ": "sv;
     response_head_ += h.value;
-    response_head_ += "\r\n";
+    response_head_ += "\r\n"sv;
   }
-  response_head_ += "Server: ";
+  response_head_ += "Server: "sv;
   response_head_ += settings_->server_header;
-  response_head_ += "\r\n";
+  response_head_ += "\r\n"sv;
   if (resp_kind == BodyKind::ContentLength) {
-    response_head_ += "Content-Length: ";
+    response_head_ += "Content-Length: "sv;
     append_number(response_head_, resp.content_length);
-    response_head_ += "\r\n";
+    response_head_ += "\r\n"sv;
   } else if ((resp_kind == BodyKind::Chunked || encode_chunks) && !http10_) {
-    response_head_ += "Transfer-Encoding: chunked\r\n";
+    response_head_ += "Transfer-Encoding: chunked\r\n"sv;
   }
   if (resp.status >= 500 || settings_->show_upstream_status) {
-    response_head_ += "X-APISIX-Upstream-Status: ";
+    response_head_ += "X-APISIX-Upstream-Status: "sv;
     response_head_ += statuses_;
-    response_head_ += "\r\n";
+    response_head_ += "\r\n"sv;
   }
   if (!client_keep) {
-    response_head_ += "Connection: close\r\n";
+    response_head_ += "Connection: close\r\n"sv;
   } else if (http10_) {
-    response_head_ += "Connection: keep-alive\r\n";
+    response_head_ += "Connection: keep-alive\r\n"sv;
   }
-  response_head_ += "\r\n";
+  response_head_ += "\r\n"sv;
   bool upstream_reusable = resp.keep_alive && resp_kind != BodyKind::UntilClose;
   uin.consume(resp.head_bytes);  // `resp` field views are not used past this point
 

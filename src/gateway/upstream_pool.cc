@@ -29,28 +29,21 @@ void UpstreamPool::put(std::string_view key, PooledConnection conn, core::TimePo
   }
   auto it = idle_.find(key);
   if (it == idle_.end()) {
-    it = idle_.emplace(std::string(key), std::deque<Idle>{}).first;
+    it = idle_.emplace(std::string(key), std::vector<Idle>{}).first;
   }
   auto& list = it->second;
   if (list.size() >= settings.size) {
-    list.pop_front();  // drop the coldest
+    list.erase(list.begin());  // drop the coldest (rare: only when the pool is full)
   }
   list.push_back(Idle{std::move(conn), now + settings.idle_timeout});
 }
 
 void UpstreamPool::sweep(core::TimePoint now) {
   for (auto& [key, list] : idle_) {
-    while (!list.empty() && list.front().expires <= now) {
-      list.pop_front();
-    }
-    for (auto it = list.begin(); it != list.end();) {
-      core::IoState* io = it->conn.socket.io();
-      if (io->readable || io->peer_closed) {
-        it = list.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    std::erase_if(list, [now](const Idle& idle) {
+      core::IoState* io = idle.conn.socket.io();
+      return idle.expires <= now || io->readable || io->peer_closed;
+    });
   }
 }
 

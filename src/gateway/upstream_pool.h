@@ -4,7 +4,7 @@
 // comes back only after its response was read to the end; one that became readable while
 // idle (the node closed it or sent junk) is never handed out.
 
-#include <deque>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -36,7 +36,7 @@ class UpstreamPool {
     PooledConnection conn;
     core::TimePoint expires;
   };
-  router::StringMap<std::deque<Idle>> idle_;
+  router::StringMap<std::vector<Idle>> idle_;  // oldest first
 };
 
 }  // namespace apisix::gateway
