@@ -6,7 +6,7 @@ namespace apisix::core {
 namespace {
 
 constexpr std::size_t kClassBytes = 64;
-constexpr std::size_t kClasses = 32;        // frames up to 2 KiB are recycled
+constexpr std::size_t kClasses = 32;  // frames up to 2 KiB are recycled
 constexpr std::size_t kMaxCachedPerClass = 4096;
 
 struct FreeBlock {
@@ -43,7 +43,7 @@ void* allocate_frame(std::size_t bytes) {
       --tls_lists.counts[cls];
       return block;
     }
-    return ::operator new(cls * kClassBytes);
+    return ::operator new(cls* kClassBytes);
   }
   return ::operator new(bytes);
 }

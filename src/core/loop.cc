@@ -1,14 +1,14 @@
 #include "core/loop.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace apisix::core {
 namespace {

@@ -7,14 +7,14 @@
 // timer churn: each IoState has at most one heap entry per direction, re-armed lazily when it
 // fires early (the same trick nginx plays with its timer tree).
 
-#include <sys/epoll.h>
-
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <vector>
+
+#include <sys/epoll.h>
 
 namespace apisix::core {
 

@@ -1,8 +1,8 @@
 #include "core/loop.h"
 
-#include <gtest/gtest.h>
-
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "core/socket.h"
 #include "core/task.h"

@@ -1,13 +1,13 @@
 #include "core/socket.h"
 
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <climits>
-#include <cstring>
 
 namespace apisix::core {
 namespace {

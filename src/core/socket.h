@@ -2,14 +2,14 @@
 // Socket: an owned, non-blocking TCP socket registered with one Loop, with coroutine reads and
 // writes that take a deadline. Used only on the thread of its loop; closing it unregisters it.
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "core/loop.h"
 #include "core/result.h"

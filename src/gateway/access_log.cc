@@ -1,9 +1,9 @@
 #include "gateway/access_log.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <ctime>
+
+#include <unistd.h>
 
 namespace apisix::gateway {
 namespace {
@@ -30,7 +30,8 @@ std::string_view AccessLog::time_local() {
     cached_second_ = now;
     std::tm tm{};
     ::localtime_r(&now, &tm);
-    cached_time_len_ = std::strftime(cached_time_, sizeof(cached_time_), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    cached_time_len_ =
+        std::strftime(cached_time_, sizeof(cached_time_), "%d/%b/%Y:%H:%M:%S %z", &tm);
   }
   return {cached_time_, cached_time_len_};
 }

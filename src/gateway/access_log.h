@@ -19,12 +19,12 @@ struct AccessRecord {
   std::string request;  // "GET /path?q HTTP/1.1"
   std::string referer;
   std::string user_agent;
-  std::string upstream_addr;      // "ip:port[, ip:port]"
-  std::string upstream_status;    // "502, 200"
+  std::string upstream_addr;    // "ip:port[, ip:port]"
+  std::string upstream_status;  // "502, 200"
   std::string upstream_scheme_host_uri;
   int status = 0;
   uint64_t body_bytes_sent = 0;
-  double request_time = 0;           // seconds
+  double request_time = 0;             // seconds
   double upstream_response_time = -1;  // seconds; < 0: no upstream was contacted
 };
 

@@ -4,26 +4,46 @@ namespace apisix::gateway {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Authorization Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Not Allowed";
-    case 408: return "Request Time-out";
-    case 411: return "Length Required";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request-URI Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Temporarily Unavailable";
-    case 504: return "Gateway Time-out";
-    case 505: return "HTTP Version Not Supported";
-    default: return status < 500 ? "Bad Request" : "Internal Server Error";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Authorization Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Not Allowed";
+    case 408:
+      return "Request Time-out";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request-URI Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Temporarily Unavailable";
+    case 504:
+      return "Gateway Time-out";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return status < 500 ? "Bad Request" : "Internal Server Error";
   }
 }
 
@@ -65,16 +85,16 @@ std::string error_response(int status, std::string_view server_header, bool clos
                      std::string(server_header) +
                      "</center>\r\n<p><em>Powered by <a href=\"https://apisix.apache.org/\">"
                      "APISIX</a>.</em></p></body>\r\n</html>\r\n";
-  return head(status, server_header, "text/html; charset=utf-8", body.size(), close,
-              keep_alive_10, extra_headers) +
+  return head(status, server_header, "text/html; charset=utf-8", body.size(), close, keep_alive_10,
+              extra_headers) +
          body;
 }
 
 std::string route_not_found_response(std::string_view server_header, bool close,
                                      bool keep_alive_10) {
   static constexpr std::string_view kBody = "{\"error_msg\":\"404 Route Not Found\"}\n";
-  return head(404, server_header, "text/plain; charset=utf-8", kBody.size(), close,
-              keep_alive_10, {}) +
+  return head(404, server_header, "text/plain; charset=utf-8", kBody.size(), close, keep_alive_10,
+              {}) +
          std::string(kBody);
 }
 

@@ -1,17 +1,16 @@
 #include "gateway/server.h"
 
-#include <signal.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <fcntl.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -119,12 +118,13 @@ Result<void> Server::start() {
   if (provider == "yaml") {
     standalone_path_ = path("conf/apisix.yaml");
     if (!load_standalone(true)) {
-      return Error::config("cannot load " + standalone_path_ + " (see " +
-                           path(config_.error_log) + ")");
+      return Error::config("cannot load " + standalone_path_ + " (see " + path(config_.error_log) +
+                           ")");
     }
   } else if (provider == "embedded") {
-    core::log_warn("config provider \"embedded\": the Admin API and its store are not built yet; "
-                   "starting with no routes");
+    core::log_warn(
+        "config provider \"embedded\": the Admin API and its store are not built yet; "
+        "starting with no routes");
   } else {
     return Error::config("invalid config: deployment.role_" + config_.role +
                          ".config_provider: \"" + provider +
@@ -189,7 +189,7 @@ Result<void> Server::start() {
 }
 
 bool Server::load_standalone(bool initial) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(standalone_path_.c_str(), &st) != 0) {
     core::log_error("cannot stat ", standalone_path_, ": ", std::strerror(errno));
     return false;
@@ -208,8 +208,8 @@ bool Server::load_standalone(bool initial) {
   auto parsed = config::parse_standalone_yaml(text, config::process_env());
   if (!parsed) {
     // Keep serving the previous configuration (core.md §2.7).
-    core::log_error("invalid ", standalone_path_, ", keeping the previous configuration: ",
-                    parsed.error().context);
+    core::log_error("invalid ", standalone_path_,
+                    ", keeping the previous configuration: ", parsed.error().context);
     return false;
   }
   for (const std::string& message : parsed->item_errors) {
@@ -224,8 +224,8 @@ bool Server::load_standalone(bool initial) {
 }
 
 void Server::publish() {
-  auto snapshot = build_snapshot(resources_, settings_, static_cast<uint32_t>(workers_.size()),
-                                 ++version_);
+  auto snapshot =
+      build_snapshot(resources_, settings_, static_cast<uint32_t>(workers_.size()), ++version_);
   for (auto& w : workers_) {
     w->publish(snapshot);
   }

@@ -3,11 +3,11 @@
 // through fixed-size buffers (so memory stays flat whatever the body size).
 // See docs/request-lifecycle.md for the phases and the retry loop.
 
-#include <sys/uio.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
+
+#include <sys/uio.h>
 
 #include "core/buffer.h"
 #include "core/log.h"
@@ -118,7 +118,8 @@ std::string_view host_for_matching(std::string_view host, std::string& scratch) 
   } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  bool has_upper = std::any_of(host.begin(), host.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  bool has_upper =
+      std::any_of(host.begin(), host.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
   if (!has_upper) {
     return host;
   }
@@ -183,12 +184,12 @@ class Session {
   std::string scratch_path_;
   std::string scratch_host_;
   std::string client_host_;  // the request's Host, kept past the head's buffer
-  std::string line_;       // upstream request line
-  std::string host_line_;  // "Host: ...\r\n", per try
-  std::string rest_;       // the other request fields and the blank line
-  std::string body_;       // a replayable request body
+  std::string line_;         // upstream request line
+  std::string host_line_;    // "Host: ...\r\n", per try
+  std::string rest_;         // the other request fields and the blank line
+  std::string body_;         // a replayable request body
   std::string response_head_;
-  std::string statuses_;   // $upstream_status, e.g. "502, 200"
+  std::string statuses_;  // $upstream_status, e.g. "502, 200"
   http::RequestHead head_;
   http::ResponseHead response_;
 
@@ -229,8 +230,7 @@ void Session::begin_record(const http::RequestHead& head) {
 }
 
 void Session::end_record() {
-  record_.request_time =
-      std::chrono::duration<double>(loop_.now() - request_start_).count();
+  record_.request_time = std::chrono::duration<double>(loop_.now() - request_start_).count();
   worker_.access_log().write(record_);
 }
 
@@ -257,8 +257,7 @@ Task<bool> Session::write_client(std::string_view data) {
 
 Task<Session::After> Session::respond_error(int status, bool close) {
   close = close || !head_.keep_alive || worker_.draining();
-  std::string response = error_response(status, settings_->server_header, close,
-                                        !close && http10_);
+  std::string response = error_response(status, settings_->server_header, close, !close && http10_);
   note_response(status, response);
   bool ok = co_await write_client(response);
   co_return (ok && !close) ? After::KeepAlive : After::Close;
@@ -312,8 +311,8 @@ Task<void> Session::run() {
         break;
       }
       if (pr.status == http::ParseStatus::Error) {
-        core::log(core::LogLevel::Info, "client ", remote_ip_, " sent an invalid request: ",
-                  pr.error_reason);
+        core::log(core::LogLevel::Info, "client ", remote_ip_,
+                  " sent an invalid request: ", pr.error_reason);
         head_.keep_alive = false;
         logging_ = worker_.access_log().enabled();
         if (logging_) {
@@ -375,21 +374,20 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
 
   if (payload == router::RouteTable::kNoMatch || snap.routes[payload].error_status != 0) {
     // The body is not wanted: keep the connection only if it is already fully here.
-    bool body_here = body_kind == BodyKind::None ||
-                     (body_kind == BodyKind::ContentLength &&
-                      in_.size() - head.head_bytes >= head.content_length);
+    bool body_here =
+        body_kind == BodyKind::None || (body_kind == BodyKind::ContentLength &&
+                                        in_.size() - head.head_bytes >= head.content_length);
     bool close = !body_here || !head.keep_alive || worker_.draining();
-    in_.consume(head.head_bytes + (body_kind == BodyKind::ContentLength && body_here
-                                       ? head.content_length
-                                       : 0));
+    in_.consume(head.head_bytes +
+                (body_kind == BodyKind::ContentLength && body_here ? head.content_length : 0));
     std::string response;
     if (payload == router::RouteTable::kNoMatch) {
       response = route_not_found_response(settings_->server_header, close, !close && http10_);
     } else {
       const CompiledRoute& route = snap.routes[payload];
       core::log_error("route ", route.id, ": ", route.error_log);
-      response = error_response(route.error_status, settings_->server_header, close,
-                                !close && http10_);
+      response =
+          error_response(route.error_status, settings_->server_header, close, !close && http10_);
     }
     note_response(payload == router::RouteTable::kNoMatch ? 404 : snap.routes[payload].error_status,
                   response);
@@ -499,7 +497,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   PooledConnection conn;
   const UpstreamNode* node = nullptr;
   if (!upstream_in_) {
-    upstream_in_ = std::make_unique<core::Buffer>(settings_->limits.max_head_bytes + kBodyRoomBytes);
+    upstream_in_ =
+        std::make_unique<core::Buffer>(settings_->limits.max_head_bytes + kBodyRoomBytes);
   }
   core::Buffer& uin = *upstream_in_;
   bool got_head = false;
@@ -548,8 +547,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
           co_await core::connect_tcp(loop_, node->endpoint, loop_.now() + timeouts.connect);
       if (c.error != IoError::None) {
         last_failure = c.error == IoError::Timeout ? 504 : 502;
-        core::log_error("upstream ", node->endpoint.to_string(), " connect failed: ",
-                        core::to_string(c.error));
+        core::log_error("upstream ", node->endpoint.to_string(),
+                        " connect failed: ", core::to_string(c.error));
         if (!statuses_.empty()) {
           statuses_ += ", "sv;
         }
@@ -658,7 +657,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     if (failure == IoError::None) {
       core::TimePoint read_deadline = loop_.now() + timeouts.read;
       for (;;) {
-        http::ParseResult pr = http::parse_response_head(uin.readable(), response_, settings_->limits);
+        http::ParseResult pr =
+            http::parse_response_head(uin.readable(), response_, settings_->limits);
         if (pr.status == http::ParseStatus::Complete) {
           if (response_.status >= 100 && response_.status < 200) {
             if (response_.status == 101) {
@@ -728,8 +728,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     }
     std::string extra = "X-APISIX-Upstream-Status: " + statuses_ + "\r\n";
     bool close = !body_complete || !client_keep;
-    std::string response = error_response(last_failure, settings_->server_header, close,
-                                          !close && http10_, extra);
+    std::string response =
+        error_response(last_failure, settings_->server_header, close, !close && http10_, extra);
     note_response(last_failure, response);
     if (logging_) {
       record_.upstream_status = statuses_;
@@ -830,8 +830,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, uin.writable()));
         IoResult r = co_await conn.socket.read_some(uin.write_ptr(), want, read_deadline);
         if (!r.ok()) {
-          core::log_error("upstream ", node->endpoint.to_string(), " failed mid-body: ",
-                          core::to_string(r.error));
+          core::log_error("upstream ", node->endpoint.to_string(),
+                          " failed mid-body: ", core::to_string(r.error));
           break;
         }
         read_deadline = loop_.now() + timeouts.read;
@@ -880,7 +880,8 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
           if (uin.writable() == 0) {
             break;
           }
-          IoResult r = co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+          IoResult r =
+              co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
           if (!r.ok()) {
             break;
           }
@@ -933,14 +934,13 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   if (logging_) {
     record_.status = status;
     uint64_t written = client_bytes_ - bytes_before_head;
-    record_.body_bytes_sent =
-        written > response_head_.size() ? written - response_head_.size() : 0;
+    record_.body_bytes_sent = written > response_head_.size() ? written - response_head_.size() : 0;
     record_.upstream_status = statuses_;
     record_.upstream_response_time =
         std::chrono::duration<double>(loop_.now() - first_pick).count();
     record_.upstream_scheme_host_uri = "http://" + host_line_.substr(6, host_line_.size() - 8);
-    record_.upstream_scheme_host_uri += line_.substr(line_.find(' ') + 1,
-                                                     line_.rfind(' ') - line_.find(' ') - 1);
+    record_.upstream_scheme_host_uri +=
+        line_.substr(line_.find(' ') + 1, line_.rfind(' ') - line_.find(' ') - 1);
   }
   if (upstream_done && upstream_reusable && uin.empty() && conn.socket.is_open()) {
     ++conn.requests;

@@ -14,7 +14,7 @@ namespace apisix::gateway {
 using Millis = std::chrono::milliseconds;
 
 struct PoolSettings {
-  uint32_t size = 320;       // idle connections kept per node (core.md §7.9)
+  uint32_t size = 320;  // idle connections kept per node (core.md §7.9)
   Millis idle_timeout{60000};
   uint32_t requests = 1000;  // requests per connection before it is retired
 };

@@ -1,9 +1,9 @@
 #include "gateway/snapshot.h"
 
-#include <netdb.h>
-
 #include <algorithm>
 #include <map>
+
+#include <netdb.h>
 
 #include "config/standalone.h"
 #include "core/log.h"
@@ -81,8 +81,8 @@ std::shared_ptr<const CompiledUpstream> compile_upstream(const config::Upstream&
     }
     out->groups.emplace_back(indices, std::move(weights));
   }
-  out->retries = up.retries >= 0 ? up.retries
-                                 : std::max<int>(0, static_cast<int>(out->nodes.size()) - 1);
+  out->retries =
+      up.retries >= 0 ? up.retries : std::max<int>(0, static_cast<int>(out->nodes.size()) - 1);
   out->retry_timeout = seconds_to_ms(up.retry_timeout);
   if (up.timeout) {
     out->timeout = to_timeouts(*up.timeout);

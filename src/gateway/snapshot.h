@@ -64,7 +64,7 @@ struct CompiledUpstream {
 struct CompiledRoute {
   std::string id;
   std::shared_ptr<const CompiledUpstream> upstream;
-  int error_status = 0;  // non-zero: answer this (e.g. 502 upstream_id not found, 503 none)
+  int error_status = 0;   // non-zero: answer this (e.g. 502 upstream_id not found, 503 none)
   std::string error_log;  // why, for the error log
   std::optional<Timeouts> timeout;  // route-level override (core.md §7.6)
 };

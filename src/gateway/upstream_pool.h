@@ -4,9 +4,9 @@
 // comes back only after its response was read to the end; one that became readable while
 // idle (the node closed it or sent junk) is never handed out.
 
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/socket.h"
 #include "gateway/settings.h"

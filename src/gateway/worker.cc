@@ -1,12 +1,12 @@
 #include "gateway/worker.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "core/log.h"
 

@@ -1,11 +1,5 @@
 // apisix-cpp command line, shaped like APISIX's: start, stop, quit, reload, test, version.
 
-#include <signal.h>
-#include <sys/stat.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +8,12 @@
 #include <iostream>
 #include <string>
 #include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config/gateway_config.h"
 #include "config/standalone.h"
@@ -115,8 +115,8 @@ int signal_running(const Cli& cli, int sig, bool wait_exit) {
 }
 
 int run_test(const Cli& cli) {
-  auto config = apisix::config::load_gateway_config_file(config_path(cli),
-                                                         apisix::config::process_env());
+  auto config =
+      apisix::config::load_gateway_config_file(config_path(cli), apisix::config::process_env());
   if (!config) {
     std::cerr << "apisix-cpp: " << config.error().context << "\n";
     std::cerr << "configuration test failed\n";

@@ -61,9 +61,8 @@ bool parse_mode(std::string_view name, Mode& out) {
 }
 
 uint32_t method_bit(std::string_view method) {
-  static constexpr std::string_view kMethods[] = {"GET",     "POST",    "PUT",   "DELETE",
-                                                  "PATCH",   "HEAD",    "OPTIONS", "CONNECT",
-                                                  "TRACE",   "PURGE"};
+  static constexpr std::string_view kMethods[] = {"GET",  "POST",    "PUT",     "DELETE", "PATCH",
+                                                  "HEAD", "OPTIONS", "CONNECT", "TRACE",  "PURGE"};
   for (uint32_t i = 0; i < std::size(kMethods); ++i) {
     if (kMethods[i] == method) {
       return 1u << i;

@@ -39,8 +39,8 @@ struct RouteSpec {
 };
 
 struct MatchRequest {
-  std::string_view path;    // normalised $uri
-  std::string_view host;    // $host: lower-cased, without port
+  std::string_view path;  // normalised $uri
+  std::string_view host;  // $host: lower-cased, without port
   std::string_view method;
 };
 
@@ -61,9 +61,9 @@ class RouteTable {
     uint32_t method_mask;
     int priority;
     uint32_t order;
-    std::string pattern;                  // full uri pattern
-    bool needs_glob;                      // '*' before the end: full-path check needed
-    std::vector<std::string> hosts;       // checked per entry in Uri modes
+    std::string pattern;             // full uri pattern
+    bool needs_glob;                 // '*' before the end: full-path check needed
+    std::vector<std::string> hosts;  // checked per entry in Uri modes
   };
   struct UriIndex {
     StringMap<std::vector<Entry>> exact;

@@ -34,8 +34,9 @@ TEST(RouteTable, ExactAndPrefixPatterns) {
 
 // core.md §5.6: exact beats prefix whatever the priorities; longer prefix beats shorter.
 TEST(RouteTable, ExactBeatsPrefixAndLongerPrefixWins) {
-  RouteTable t(Mode::HostUri, {spec(1, {"/*"}, {}, 100), spec(2, {"/blog/foo/*"}, {}, 50),
-                               spec(3, {"/blog/foo/a/*"}, {}, 0), spec(4, {"/blog/foo/a/b"}, {}, -5)});
+  RouteTable t(Mode::HostUri,
+               {spec(1, {"/*"}, {}, 100), spec(2, {"/blog/foo/*"}, {}, 50),
+                spec(3, {"/blog/foo/a/*"}, {}, 0), spec(4, {"/blog/foo/a/b"}, {}, -5)});
   EXPECT_EQ(match(t, "/blog/foo/a/b"), 4);
   EXPECT_EQ(match(t, "/blog/foo/a/c"), 3);
   EXPECT_EQ(match(t, "/blog/foo/z"), 2);
@@ -51,8 +52,7 @@ TEST(RouteTable, PriorityThenRegistrationOrderWithinBucket) {
 
 // core.md §5.5: a failing condition moves on to the next candidate or bucket.
 TEST(RouteTable, MethodConditionFallsThroughToNextBucket) {
-  RouteTable t(Mode::HostUri,
-               {spec(1, {"/api/*"}, {}, 0, method_bit("POST")), spec(2, {"/*"})});
+  RouteTable t(Mode::HostUri, {spec(1, {"/api/*"}, {}, 0, method_bit("POST")), spec(2, {"/*"})});
   EXPECT_EQ(match(t, "/api/x", "", "POST"), 1);
   EXPECT_EQ(match(t, "/api/x", "", "GET"), 2);
   EXPECT_EQ(match(t, "/api/x", "", "BREW"), 2);

@@ -34,8 +34,8 @@ int64_t RoundRobin::pick(RoundRobinState& state, const TriedSet& tried) const {
   if (best < 0) {
     // Only weight-0 nodes remain untried: plain rotation among them.
     for (size_t step = 0; step < n; ++step) {
-      size_t i = (static_cast<size_t>(state.current.empty() ? 0 : state.current[0] & 0xffff) +
-                  step) % n;
+      size_t i =
+          (static_cast<size_t>(state.current.empty() ? 0 : state.current[0] & 0xffff) + step) % n;
       if (!tried.contains(nodes_[i])) {
         return nodes_[i];
       }

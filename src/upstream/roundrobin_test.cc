@@ -1,8 +1,8 @@
 #include "upstream/roundrobin.h"
 
-#include <gtest/gtest.h>
-
 #include <map>
+
+#include <gtest/gtest.h>
 
 namespace apisix::upstream {
 namespace {
