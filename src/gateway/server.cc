@@ -115,7 +115,7 @@ Result<void> Server::start() {
 
   // Where routes come from (core.md §1.4).
   const std::string& provider = config_.config_provider;
-  if (provider == "yaml") {
+  if (provider == "yaml" && config_.role == "data_plane") {
     standalone_path_ = path("conf/apisix.yaml");
     if (!load_standalone(true)) {
       return Error::config("cannot load " + standalone_path_ + " (see " + path(config_.error_log) +

@@ -128,7 +128,7 @@ int run_test(const Cli& cli) {
     std::cerr << "configuration test failed\n";
     return 1;
   }
-  if (config->config_provider == "yaml") {
+  if (config->config_provider == "yaml" && config->role == "data_plane") {
     fs::path file = fs::path(cli.prefix) / "conf/apisix.yaml";
     std::ifstream in(file, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
