@@ -185,6 +185,16 @@ Result<StandaloneConfig> parse_standalone_yaml(std::string_view text, const EnvL
   }
   StandaloneConfig out;
   json::object& root = doc->get_object();
+  // A collection that is not a list makes the whole file unusable: like a YAML error, it keeps
+  // the previous configuration in place (core.md §2.7) instead of emptying that collection.
+  for (std::string_view key :
+       {"routes", "services", "upstreams", "consumers", "ssls", "global_rules", "plugin_configs",
+        "plugin_metadata", "stream_routes", "protos", "secrets", "consumer_groups"}) {
+    const json::value* list = root.if_contains(key);
+    if (list != nullptr && !list->is_null() && !list->is_array()) {
+      return Error::config(std::string(key) + ": expected a list, got " + schema::type_name(*list));
+    }
+  }
   normalise_items(root);
 
   if (const json::value* list = root.if_contains("plugins"); list && !list->is_null()) {

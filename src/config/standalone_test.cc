@@ -220,11 +220,14 @@ TEST(Standalone, EmptyFileIsAnEmptyConfiguration) {
   EXPECT_TRUE(c.raw.is_object());
 }
 
-TEST(Standalone, CollectionThatIsNotAList) {
-  StandaloneConfig c = parse_ok("routes:\n  uri: /a\n#END\n");
-  EXPECT_TRUE(c.routes.empty());
-  ASSERT_EQ(c.item_errors.size(), 1u);
-  EXPECT_EQ(c.item_errors[0], "routes: expected a list, got object");
+// A collection that is not a list fails the whole file, so the previous one stays in force.
+TEST(Standalone, CollectionThatIsNotAListFailsTheFile) {
+  auto c = parse_standalone_yaml("routes:\n  uri: /a\n#END\n", kEnv);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().context, "routes: expected a list, got object");
+  auto n = parse_standalone_yaml("routes: 42\n#END\n", kEnv);
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.error().context, "routes: expected a list, got number");
 }
 
 TEST(Standalone, ModifiedIndexIsAccepted) {

@@ -10,10 +10,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/task.h"
+
 namespace apisix::core {
 namespace {
 
 constexpr uint64_t kWakeTag = ~uint64_t{0};
+
+thread_local Loop* tls_current_loop = nullptr;
 
 uint64_t tag_of(const IoState* io) {
   return (static_cast<uint64_t>(io->generation) << 32) | io->index;
@@ -92,12 +96,17 @@ void Loop::cancel(IoState* io) {
   }
 }
 
+Loop* Loop::current() { return tls_current_loop; }
+
+// A wait re-uses the heap entry armed by an earlier wait when that fires no later than the
+// new deadline (it re-arms itself on firing early); a shorter deadline needs its own entry.
 void Loop::wait_read(IoState* io, std::coroutine_handle<> h, TimePoint deadline) {
   io->reader = h;
   io->read_result = Wait::Ready;
   io->read_deadline = deadline;
-  if (deadline != kNoDeadline && !io->read_armed) {
+  if (deadline != kNoDeadline && (!io->read_armed || deadline < io->read_timer_at)) {
     io->read_armed = true;
+    io->read_timer_at = deadline;
     push_timer({deadline, io->index, io->generation, TimerKind::Read});
   }
 }
@@ -106,8 +115,9 @@ void Loop::wait_write(IoState* io, std::coroutine_handle<> h, TimePoint deadline
   io->writer = h;
   io->write_result = Wait::Ready;
   io->write_deadline = deadline;
-  if (deadline != kNoDeadline && !io->write_armed) {
+  if (deadline != kNoDeadline && (!io->write_armed || deadline < io->write_timer_at)) {
     io->write_armed = true;
+    io->write_timer_at = deadline;
     push_timer({deadline, io->index, io->generation, TimerKind::Write});
   }
 }
@@ -151,14 +161,19 @@ void Loop::run_timers() {
     }
     bool is_read = entry.kind == TimerKind::Read;
     bool& armed = is_read ? io->read_armed : io->write_armed;
+    TimePoint& timer_at = is_read ? io->read_timer_at : io->write_timer_at;
     std::coroutine_handle<>& waiter = is_read ? io->reader : io->writer;
     TimePoint deadline = is_read ? io->read_deadline : io->write_deadline;
+    if (!armed || entry.when != timer_at) {
+      continue;  // superseded by an entry for a shorter deadline
+    }
     armed = false;
     if (!waiter || deadline == kNoDeadline) {
       continue;
     }
     if (deadline > now_) {
       armed = true;  // the wait was extended after this entry was pushed: re-arm lazily
+      timer_at = deadline;
       push_timer({deadline, entry.index, entry.generation, entry.kind});
       continue;
     }
@@ -168,6 +183,9 @@ void Loop::run_timers() {
 }
 
 int Loop::next_timeout_ms() const {
+  if (!deferred_.empty()) {
+    return 0;
+  }
   if (timers_.empty()) {
     return 1000;
   }
@@ -205,6 +223,15 @@ void Loop::run_posted() {
   running_.clear();
 }
 
+void Loop::run_deferred() {
+  deferred_running_.swap(deferred_);
+  for (std::coroutine_handle<> h : deferred_running_) {
+    reset_sync_transfers();
+    h.resume();
+  }
+  deferred_running_.clear();
+}
+
 void Loop::stop() {
   post([this] { stopping_ = true; });
 }
@@ -212,6 +239,7 @@ void Loop::stop() {
 void Loop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  Loop* outer = std::exchange(tls_current_loop, this);
   while (!stopping_) {
     int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms());
     now_ = Clock::now();
@@ -245,6 +273,7 @@ void Loop::run() {
         }
         if (io->reader) {
           std::coroutine_handle<> h = std::exchange(io->reader, {});
+          reset_sync_transfers();
           h.resume();
           if (io->generation != generation) {
             continue;
@@ -254,15 +283,32 @@ void Loop::run() {
       if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
         io->writable = true;
         if (io->writer) {
+          reset_sync_transfers();
           std::exchange(io->writer, {}).resume();
         }
       }
     }
+    reset_sync_transfers();
     run_timers();
     if (woken) {
       run_posted();
     }
+    run_deferred();
   }
+  tls_current_loop = outer;
+}
+
+}  // namespace apisix::core
+
+namespace apisix::core {
+
+bool defer_to_current_loop(std::coroutine_handle<> h) {
+  Loop* loop = Loop::current();
+  if (loop == nullptr) {
+    return false;
+  }
+  loop->defer(h);
+  return true;
 }
 
 }  // namespace apisix::core

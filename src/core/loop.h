@@ -47,6 +47,8 @@ struct IoState {
   std::coroutine_handle<> writer;
   TimePoint read_deadline = kNoDeadline;
   TimePoint write_deadline = kNoDeadline;
+  TimePoint read_timer_at = kNoDeadline;  // when the armed heap entry fires
+  TimePoint write_timer_at = kNoDeadline;
 };
 
 class Loop {
@@ -63,6 +65,12 @@ class Loop {
 
   // Thread-safe: runs `fn` on this loop's thread soon.
   void post(std::function<void()> fn);
+
+  // This thread's loop while it runs, else nullptr.
+  static Loop* current();
+  // Loop thread only: resumes `h` from the top of the loop in this iteration, with a fresh
+  // stack (see Task's final awaiter).
+  void defer(std::coroutine_handle<> h) { deferred_.push_back(h); }
 
   // The loop's cached time, refreshed after every epoll_wait.
   TimePoint now() const { return now_; }
@@ -125,6 +133,7 @@ class Loop {
   void push_timer(TimerEntry entry);
   void run_timers();
   void run_posted();
+  void run_deferred();
   int next_timeout_ms() const;
 
   int epoll_fd_ = -1;
@@ -136,6 +145,8 @@ class Loop {
   std::vector<uint32_t> free_slots_;
   std::vector<TimerEntry> timers_;  // min-heap on `when`
   std::vector<Sleeper> sleepers_;
+  std::vector<std::coroutine_handle<>> deferred_;
+  std::vector<std::coroutine_handle<>> deferred_running_;
   std::vector<uint32_t> free_sleepers_;
 
   std::mutex posted_mutex_;

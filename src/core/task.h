@@ -14,6 +14,18 @@
 
 namespace apisix::core {
 
+class Loop;
+
+// Counts completions handed straight to the awaiting coroutine since the loop last resumed
+// something. Symmetric transfer is meant to be a tail call, but compilers do not guarantee it
+// (not at -O0, not under AddressSanitizer): a loop whose awaits all complete at once would then
+// nest one stack frame per iteration. Past a bound the continuation goes through the loop.
+inline thread_local uint32_t tls_sync_transfers = 0;
+inline constexpr uint32_t kMaxSyncTransfers = 64;
+inline void reset_sync_transfers() { tls_sync_transfers = 0; }
+// Defers `h` to this thread's running loop; false when no loop runs on this thread.
+bool defer_to_current_loop(std::coroutine_handle<> h);
+
 struct FramePromiseBase {
   static void* operator new(std::size_t bytes) { return allocate_frame(bytes); }
   static void operator delete(void* block, std::size_t bytes) noexcept { free_frame(block, bytes); }
@@ -32,7 +44,13 @@ struct TaskPromiseBase : FramePromiseBase {
     bool await_ready() noexcept { return false; }
     template <typename P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      return h.promise().continuation;
+      std::coroutine_handle<> next = h.promise().continuation;
+      if (++tls_sync_transfers > kMaxSyncTransfers && next != std::noop_coroutine() &&
+          defer_to_current_loop(next)) {
+        tls_sync_transfers = 0;
+        return std::noop_coroutine();
+      }
+      return next;
     }
     void await_resume() noexcept {}
   };

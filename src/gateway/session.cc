@@ -618,6 +618,12 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
             ready += step.consumed;
             switch (step.kind) {
               case http::ChunkedDecoder::Step::Data:
+                if (settings_->client_max_body_size != 0 &&
+                    decoder.body_bytes() > settings_->client_max_body_size) {
+                  // The node got a truncated request; dropping its connection tells it so.
+                  conn.socket.close();
+                  co_return co_await respond_error(413, true);
+                }
                 break;
               case http::ChunkedDecoder::Step::NeedMore:
                 need_more = true;

@@ -1,0 +1,40 @@
+#pragma once
+
+// Child processes for integration tests: spawn with output to files, wait with a deadline,
+// run a command to completion and capture what it printed.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "tests/harness/wait.h"
+
+namespace apisix::test {
+
+// Starts argv[0] (a path) with stdout/stderr appended to the given files and stdin from
+// /dev/null. The child gets SIGKILL if the spawning thread exits first. Returns the pid, or
+// -1 with `error` set.
+pid_t spawn_process(const std::vector<std::string>& argv, const std::filesystem::path& out_file,
+                    const std::filesystem::path& err_file, std::string& error);
+
+// Reaps `pid` if it has exited by `deadline`: returns its exit code, or 128 + signal number
+// when a signal ended it. nullopt when still running at the deadline.
+std::optional<int> wait_for_exit(pid_t pid, Deadline deadline);
+
+struct CommandResult {
+  int exit_code = -1;
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  std::string describe() const;
+};
+
+// Runs argv to completion (SIGKILL after `timeout`, scaled) and captures its output.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace apisix::test
