@@ -24,7 +24,7 @@ run: build
 test: build
 	cmake --preset asan >/dev/null
 	cmake --build build/asan -j $(JOBS)
-	ctest --test-dir build/asan -j $(CTEST_JOBS) --output-on-failure --timeout 600
+	APISIX_TEST_TIMEOUT_SCALE=3 ctest --test-dir build/asan -j $(CTEST_JOBS) --output-on-failure --timeout 600
 
 # The same suite on the release build (quicker, no sanitizers).
 test-release: build
@@ -34,7 +34,7 @@ test-release: build
 tsan: setup
 	cmake --preset tsan >/dev/null
 	cmake --build build/tsan -j $(JOBS)
-	ctest --test-dir build/tsan -j $(JOBS) --output-on-failure --timeout 900
+	APISIX_TEST_TIMEOUT_SCALE=5 APISIX_TEST_BIG_BYTES=256m ctest --test-dir build/tsan -j $(JOBS) --output-on-failure --timeout 900
 
 bench: build
 	bench/run.sh
