@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "gateway/access_log.h"
 #include "gateway/error_page.h"
+#include "gateway/request_vars.h"
 #include "gateway/worker.h"
 #include "http/chunked.h"
 #include "http/parser.h"
@@ -153,7 +154,8 @@ class Session {
         client_(client),
         link_(link),
         local_port_(local_port),
-        remote_ip_(peer.ip()) {}
+        remote_ip_(peer.ip()),
+        remote_port_(peer.port()) {}
 
   Task<void> run();
 
@@ -175,6 +177,8 @@ class Session {
   SessionLink& link_;
   uint16_t local_port_;
   std::string remote_ip_;
+  uint16_t remote_port_ = 0;
+  router::UriParams params_;  // captures of the matched route; values point into the path
   const RuntimeSettings* settings_ = nullptr;
   bool continue_pending_ = false;
   bool http10_ = false;
@@ -370,7 +374,10 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
     path = scratch_path_;
   }
   std::string_view host = host_for_matching(head.host, scratch_host_);
-  int64_t payload = snap.router.match({path, host, head.method_text});
+  RequestFacts facts{path, host, remote_ip_, remote_port_, local_port_};
+  RequestVars vars(head, facts);
+  router::MatchRequest match{path, host, head.method_text, &vars, remote_ip_, head.host, &params_};
+  int64_t payload = snap.router.match(match);
 
   if (payload == router::RouteTable::kNoMatch || snap.routes[payload].error_status != 0) {
     // The body is not wanted: keep the connection only if it is already fully here.

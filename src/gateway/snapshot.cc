@@ -7,6 +7,8 @@
 
 #include "config/standalone.h"
 #include "core/log.h"
+#include "router/expr.h"
+#include "router/ip_match.h"
 
 namespace apisix::gateway {
 namespace {
@@ -160,12 +162,25 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::StandaloneConfig& r
     for (const std::string& method : route.methods) {
       spec.method_mask |= router::method_bit(method);
     }
+    spec.id = route.id;
     spec.matchable = route.status != 0;
-    if (!route.vars.empty() || !route.remote_addrs.empty()) {
-      // TODO(router): vars and remote_addrs conditions arrive with the router work (#3);
-      // until then such a route must not match more than it should.
-      core::log_warn("route ", route.id, ": vars/remote_addrs are not supported yet; skipped");
-      spec.matchable = false;
+    if (!route.vars.empty()) {
+      auto expr = router::Expr::compile(boost::json::value(route.vars));
+      if (expr) {
+        spec.vars = std::make_shared<const router::Expr>(std::move(expr.value()));
+      } else {
+        core::log_error("route ", route.id, ": invalid vars: ", expr.error().context);
+        spec.matchable = false;
+      }
+    }
+    if (!route.remote_addrs.empty()) {
+      auto matcher = router::IpMatcher::compile(route.remote_addrs);
+      if (matcher) {
+        spec.remote_addrs = std::make_shared<const router::IpMatcher>(std::move(matcher.value()));
+      } else {
+        core::log_error("route ", route.id, ": invalid remote_addrs: ", matcher.error().context);
+        spec.matchable = false;
+      }
     }
     if (!route.filter_func.empty()) {
       core::log_warn("route ", route.id, ": filter_func needs the Lua runtime; route skipped");
