@@ -93,10 +93,18 @@ std::string Endpoint::ip() const {
 }
 
 std::string Endpoint::to_string() const {
-  if (addr.ss_family == AF_INET6) {
-    return "[" + ip() + "]:" + std::to_string(port());
+  std::string out;
+  bool v6 = addr.ss_family == AF_INET6;
+  if (v6) {
+    out.push_back('[');
   }
-  return ip() + ":" + std::to_string(port());
+  out.append(ip());
+  if (v6) {
+    out.push_back(']');
+  }
+  out.push_back(':');
+  out.append(std::to_string(port()));
+  return out;
 }
 
 Socket::Socket(Loop& loop, int fd) : loop_(&loop), fd_(fd) {
