@@ -9,7 +9,14 @@ namespace {
 
 constexpr uint64_t kMaxMillis = uint64_t{1} << 52;  // ~142,000 years; keeps arithmetic exact
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  out.append(text);
+  out.push_back('"');
+  return out;
+}
 
 // Reads the digits at the front of `s`; nullopt when there are none or they overflow.
 std::optional<uint64_t> take_number(std::string_view& s) {
