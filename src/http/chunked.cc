@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "http/hex.h"
 #include "http/parser.h"
 
 namespace apisix::http {
@@ -9,19 +10,6 @@ namespace {
 
 // 16 hex digits hold any 64-bit size; more can only be padding or an overflow attempt.
 constexpr int kMaxChunkSizeDigits = 16;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 

@@ -2,21 +2,10 @@
 
 #include <cstring>
 
+#include "http/hex.h"
+
 namespace apisix::http {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // Decodes %XX escapes into `out`; false on a malformed escape or a NUL, raw or decoded,
 // which would truncate the path for any C API downstream.
