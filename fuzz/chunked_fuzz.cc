@@ -8,26 +8,16 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/fuzz_support.h"
 #include "http/chunked.h"
 
 namespace {
 
+using apisix::fuzz::inside;
+using apisix::fuzz::require;
+
 using apisix::http::ChunkedDecoder;
 using Step = ChunkedDecoder::Step;
-
-void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
-
-bool inside(std::string_view buf, std::string_view v) {
-  if (v.empty()) {
-    return true;
-  }
-  return v.data() >= buf.data() && v.data() + v.size() <= buf.data() + buf.size();
-}
 
 struct Outcome {
   Step::Kind end = Step::NeedMore;

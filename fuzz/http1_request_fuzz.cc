@@ -7,9 +7,13 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz/fuzz_support.h"
 #include "http/parser.h"
 
 namespace {
+
+using apisix::fuzz::inside;
+using apisix::fuzz::require;
 
 using apisix::http::Header;
 using apisix::http::is_tchar;
@@ -17,20 +21,6 @@ using apisix::http::ParseLimits;
 using apisix::http::ParseResult;
 using apisix::http::ParseStatus;
 using apisix::http::RequestHead;
-
-void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
-
-bool inside(std::string_view buf, std::string_view v) {
-  if (v.empty()) {
-    return true;
-  }
-  return v.data() >= buf.data() && v.data() + v.size() <= buf.data() + buf.size();
-}
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 

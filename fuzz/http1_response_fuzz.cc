@@ -7,9 +7,13 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz/fuzz_support.h"
 #include "http/parser.h"
 
 namespace {
+
+using apisix::fuzz::inside;
+using apisix::fuzz::require;
 
 using apisix::http::BodyKind;
 using apisix::http::Method;
@@ -17,20 +21,6 @@ using apisix::http::ParseLimits;
 using apisix::http::ParseResult;
 using apisix::http::ParseStatus;
 using apisix::http::ResponseHead;
-
-void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
-
-bool inside(std::string_view buf, std::string_view v) {
-  if (v.empty()) {
-    return true;
-  }
-  return v.data() >= buf.data() && v.data() + v.size() <= buf.data() + buf.size();
-}
 
 void check_head(std::string_view buf, const ParseResult& r, const ResponseHead& head,
                 const ParseLimits& limits) {

@@ -14,9 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz/fuzz_support.h"
 #include "router/route_table.h"
 
 namespace {
+
+using apisix::fuzz::require;
 
 using apisix::router::MatchRequest;
 using apisix::router::Mode;
@@ -26,13 +29,6 @@ using apisix::router::UriParams;
 
 constexpr size_t kMaxPatterns = 16;
 constexpr size_t kMaxPaths = 16;
-
-void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
 
 // The literal bucket key of a pattern: the text before the first ':' (parameter mode) or
 // '*'; the whole pattern when it has neither.

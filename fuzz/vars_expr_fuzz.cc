@@ -11,21 +11,17 @@
 
 #include <boost/json/parse.hpp>
 
+#include "fuzz/fuzz_support.h"
 #include "router/expr.h"
 #include "router/ip_match.h"
 #include "router/vars.h"
 
 namespace {
 
+using apisix::fuzz::require;
+
 using apisix::router::VarRef;
 using apisix::router::VarValue;
-
-void require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-  }
-}
 
 // Answers every variable from slices of the input, chosen by a hash of the variable name,
 // so the fuzzer can steer values (strings, booleans, nil, arrays) through the input.
