@@ -43,11 +43,25 @@ VarValue RequestVars::get(const router::VarRef& ref) const {
     }
     case VarKind::Builtin:
       return builtin(ref.name);
-    case VarKind::PostArg:
-    case VarKind::UriParam:
-      // TODO(router): post_arg_* needs the request body and uri_param_* the captures of the
-      // matched pattern; both arrive with the parameter router (#3). Until then: nil.
-      return VarValue::nil();
+    case VarKind::UriParam: {
+      if (params_ == nullptr) {
+        return VarValue::nil();
+      }
+      auto value = params_->get(ref.name);
+      return value ? VarValue::string(*value) : VarValue::nil();
+    }
+    case VarKind::PostArg: {
+      // A form body read whole before matching; parsed like the query string (§6.9).
+      if (body_.empty()) {
+        return VarValue::nil();
+      }
+      bool bare = false;
+      auto value = router::query_arg(body_, ref.name, bare);
+      if (value) {
+        return VarValue::string(*value);
+      }
+      return bare ? VarValue::from_bool(true) : VarValue::nil();
+    }
   }
   return VarValue::nil();
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "http/parser.h"
+#include "router/route_table.h"
 #include "router/vars.h"
 
 namespace apisix::gateway {
@@ -27,12 +28,21 @@ class RequestVars final : public router::VarSource {
 
   router::VarValue get(const router::VarRef& ref) const override;
 
+  // Captures of the matched route's pattern, for `uri_param_<name>` (core.md §5.3, §6.9);
+  // unset (nil values) while the route is being matched.
+  void set_params(const router::UriParams* params) { params_ = params; }
+  // The request body when it is already buffered whole, for `post_arg_<name>`
+  // (form-urlencoded bodies only); empty view: post_arg_* read as nil.
+  void set_body(std::string_view body) { body_ = body; }
+
  private:
   router::VarValue builtin(std::string_view name) const;
   std::string_view number(uint16_t value) const;
 
   const http::RequestHead& head_;
   const RequestFacts& facts_;
+  const router::UriParams* params_ = nullptr;
+  std::string_view body_;
   mutable char digits_[8] = {};
 };
 

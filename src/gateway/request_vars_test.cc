@@ -28,12 +28,16 @@ class RequestVarsTest : public ::testing::Test {
     auto expr = router::Expr::compile(rule);
     EXPECT_TRUE(expr.ok()) << (expr.ok() ? "" : expr.error().context);
     RequestVars vars(head_, facts_);
+    vars.set_params(params_);
+    vars.set_body(body_);
     return expr->eval(vars);
   }
 
   std::string raw_;
   http::RequestHead head_;
   RequestFacts facts_;
+  const router::UriParams* params_ = nullptr;
+  std::string_view body_;
 };
 
 // core.md §6.9: arg_*, http_* (case and '_' vs '-' insensitive), cookie_*, builtins.
@@ -59,6 +63,31 @@ TEST_F(RequestVarsTest, CombinesWithOrAndRegex) {
   EXPECT_TRUE(
       eval(R"(["OR", ["arg_env", "==", "beta"], ["http_x_canary", "~*", "^(yes|true)$"]])"));
   EXPECT_FALSE(eval(R"(["AND", ["arg_env", "==", "beta"], ["http_x_canary", "~*", "^yes$"]])"));
+}
+
+// core.md §5.3, §6.9: uri_param_<name> reads the matched pattern's captures; nil before
+// the match (no captures given) and for names the pattern did not capture.
+TEST_F(RequestVarsTest, UriParamsComeFromTheMatchedPattern) {
+  parse("GET /user/42/profile HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_FALSE(eval(R"([["uri_param_id", "==", "42"]])"));
+  router::UriParams params;
+  params.push_back("id", "42");
+  params.push_back(":ext", "profile");
+  params_ = &params;
+  EXPECT_TRUE(eval(R"([["uri_param_id", "==", "42"]])"));
+  EXPECT_TRUE(eval(R"([["uri_param_id", ">", 41]])"));
+  EXPECT_FALSE(eval(R"([["uri_param_name", "~=", null]])"));
+}
+
+// core.md §6.9: post_arg_<name> reads a form body that was read whole; nil without one.
+TEST_F(RequestVarsTest, PostArgsComeFromAFormBody) {
+  parse("POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n");
+  EXPECT_FALSE(eval(R"([["post_arg_name", "==", "jack"]])"));
+  body_ = "name=jack&age=3&vip";
+  EXPECT_TRUE(eval(R"([["post_arg_name", "==", "jack"]])"));
+  EXPECT_TRUE(eval(R"([["post_arg_age", "<", 10]])"));
+  EXPECT_TRUE(eval(R"([["post_arg_vip", "~=", null]])"));
+  EXPECT_FALSE(eval(R"([["post_arg_other", "~=", null]])"));
 }
 
 }  // namespace

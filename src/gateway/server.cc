@@ -173,7 +173,8 @@ Result<void> Server::start() {
       return Error::config("cannot open access log " + access_path + ": " + std::strerror(errno));
     }
   }
-  auto snapshot = build_snapshot(resources_, settings_, worker_count, ++version_);
+  builder_ = std::make_unique<SnapshotBuilder>(settings_, worker_count);
+  auto snapshot = builder_->build(resources_, ++version_);
   for (uint32_t w = 0; w < worker_count; ++w) {
     workers_.push_back(
         std::make_unique<Worker>(w, std::move(per_worker[w]), snapshot, access_log_fd_));
@@ -224,8 +225,11 @@ bool Server::load_standalone(bool initial) {
 }
 
 void Server::publish() {
-  auto snapshot =
-      build_snapshot(resources_, settings_, static_cast<uint32_t>(workers_.size()), ++version_);
+  auto snapshot = builder_->build(resources_, ++version_);
+  const BuildStats& stats = builder_->last_stats();
+  core::log(core::LogLevel::Info, "snapshot ", version_, ": ", stats.routes_compiled,
+            " routes compiled, ", stats.router_upserts, " placed, ", stats.router_removals,
+            " removed, ", stats.upstreams_compiled, " upstreams compiled");
   for (auto& w : workers_) {
     w->publish(snapshot);
   }
@@ -253,6 +257,7 @@ void Server::reload() {
   if (!standalone_path_.empty()) {
     load_standalone(true);
   }
+  builder_->rebuild(settings_, version_);
   publish();
   core::log(core::LogLevel::Notice, "configuration reloaded");
 }

@@ -58,6 +58,7 @@ class Server {
   };
   FileStamp standalone_stamp_;
   uint64_t version_ = 0;
+  std::unique_ptr<SnapshotBuilder> builder_;
   std::vector<std::unique_ptr<Worker>> workers_;
   core::Loop control_;
   int exit_code_ = 0;

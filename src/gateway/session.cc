@@ -377,7 +377,7 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
   RequestFacts facts{path, host, remote_ip_, remote_port_, local_port_};
   RequestVars vars(head, facts);
   router::MatchRequest match{path, host, head.method_text, &vars, remote_ip_, head.host, &params_};
-  int64_t payload = snap.router.match(match);
+  int64_t payload = snap.router->match(match);
 
   if (payload == router::RouteTable::kNoMatch || snap.routes[payload].error_status != 0) {
     // The body is not wanted: keep the connection only if it is already fully here.

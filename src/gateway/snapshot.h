@@ -1,15 +1,22 @@
 #pragma once
 // Snapshot: everything a worker needs to serve requests, compiled from the resources of a
 // config provider: the route table, and per route its effective upstream (node endpoints,
-// balancers, timeouts, retry budget, pool settings). Built by the control thread, published
-// to every worker (each swaps its own pointer), immutable thereafter — except the per-worker
-// balancer state, where each worker touches only its own slot.
+// balancers, timeouts, retry budget, pool settings). Built incrementally by the control
+// thread's SnapshotBuilder, published to every worker (each swaps its own pointer), immutable
+// thereafter — except the per-worker balancer state, where each worker touches only its own
+// slot. Consecutive snapshots share everything that did not change.
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "config/model/route.h"
+#include "config/model/service.h"
+#include "config/model/upstream.h"
 #include "core/result.h"
 #include "core/socket.h"
 #include "gateway/settings.h"
@@ -69,17 +76,125 @@ struct CompiledRoute {
   std::optional<Timeouts> timeout;  // route-level override (core.md §7.6)
 };
 
+// The compiled routes of a snapshot, indexed by the router's payload (a slot number the
+// builder gives each route id and keeps while the route exists). A persistent array: slots
+// live in chunks shared between snapshots, so a snapshot that changes k routes copies at most
+// k chunks plus the chunk index, never the whole array.
+class RouteSlots {
+ public:
+  static constexpr size_t kChunkBits = 8;
+  static constexpr size_t kChunkSize = size_t{1} << kChunkBits;
+
+  // The route in `slot`; the slot must hold one (the router only returns live slots).
+  const CompiledRoute& operator[](size_t slot) const {
+    return *chunks_[slot >> kChunkBits]->items[slot & (kChunkSize - 1)];
+  }
+  const CompiledRoute* get(size_t slot) const {
+    size_t c = slot >> kChunkBits;
+    return c < chunks_.size() ? chunks_[c]->items[slot & (kChunkSize - 1)].get() : nullptr;
+  }
+  // Control thread only, on the builder's own copy: copies the chunk first when a published
+  // snapshot shares it.
+  void set(size_t slot, std::shared_ptr<const CompiledRoute> route);
+
+ private:
+  struct Chunk {
+    std::array<std::shared_ptr<const CompiledRoute>, kChunkSize> items;
+  };
+  std::vector<std::shared_ptr<Chunk>> chunks_;
+};
+
 struct Snapshot {
   uint64_t version = 0;
   std::shared_ptr<const RuntimeSettings> settings;
-  router::RouteTable router;
-  std::vector<CompiledRoute> routes;  // indexed by the router's payload
+  std::shared_ptr<const router::RouteTable> router;
+  RouteSlots routes;  // indexed by the router's payload
 };
 
-// Compiles standalone resources into a snapshot. Items that cannot be compiled are logged and
-// skipped; the snapshot itself always builds.
-std::shared_ptr<const Snapshot> build_snapshot(const config::StandaloneConfig& resources,
-                                               std::shared_ptr<const RuntimeSettings> settings,
-                                               uint32_t worker_count, uint64_t version);
+// Resource changes, as a provider reports them: whole new objects by id, and removed ids.
+// Removals are applied before upserts; a batch should name each resource once.
+struct ResourceChanges {
+  std::vector<config::Route> routes;
+  std::vector<std::string> removed_routes;
+  std::vector<config::Service> services;
+  std::vector<std::string> removed_services;
+  std::vector<config::Upstream> upstreams;
+  std::vector<std::string> removed_upstreams;
+  bool empty() const {
+    return routes.empty() && removed_routes.empty() && services.empty() &&
+           removed_services.empty() && upstreams.empty() && removed_upstreams.empty();
+  }
+};
+
+// What a build did, for logs and tests.
+struct BuildStats {
+  size_t routes_compiled = 0;     // CompiledRoute objects made
+  size_t router_upserts = 0;      // routes (re)placed in the route table
+  size_t router_removals = 0;
+  size_t upstreams_compiled = 0;  // upstream resources and service inline upstreams compiled
+  bool full = false;              // everything was rebuilt
+};
+
+// SnapshotBuilder: the control thread's compiler from resources to snapshots. It keeps the
+// resources of the last snapshot and what was compiled from them, so a change recompiles
+// only what depends on it (core.md §5.9 composition):
+//  - a route: that route;
+//  - a service: its routes (hosts, upstream), and its inline upstream once;
+//  - an upstream: the routes and services using it (their upstream pointer; the route table
+//    is not touched unless the route's own match conditions changed).
+// Unchanged upstreams keep their CompiledUpstream object, and with it the balancer state.
+// The route table is updated with RouteTable::apply(); route slots are copy-on-write.
+class SnapshotBuilder {
+ public:
+  SnapshotBuilder(std::shared_ptr<const RuntimeSettings> settings, uint32_t worker_count);
+
+  // The whole resource set (the standalone file): diffed by id and raw JSON against the
+  // builder's, then applied as changes.
+  std::shared_ptr<const Snapshot> build(const config::StandaloneConfig& resources,
+                                        uint64_t version);
+  std::shared_ptr<const Snapshot> apply(const ResourceChanges& changes, uint64_t version);
+  // New settings (config.yaml reload): recompiles everything with them.
+  std::shared_ptr<const Snapshot> rebuild(std::shared_ptr<const RuntimeSettings> settings,
+                                          uint64_t version);
+
+  // The changes that turn the builder's resources into `resources`.
+  ResourceChanges diff(const config::StandaloneConfig& resources) const;
+  const BuildStats& last_stats() const { return stats_; }
+  size_t route_count() const { return routes_.size(); }
+
+ private:
+  struct RouteEntry {
+    config::Route route;
+    uint32_t slot = 0;
+    uint64_t order = 0;  // when the route was added: registration order (core.md §5.6)
+  };
+  struct ServiceEntry {
+    config::Service service;
+    std::shared_ptr<const CompiledUpstream> inline_upstream;  // compiled once per service
+  };
+
+  std::shared_ptr<const Snapshot> publish(uint64_t version);
+  // Compiles `entry` into its slot; with `place`, also (re)places it in the route table.
+  void compile_route(const RouteEntry& entry, bool place, std::vector<router::RouteSpec>& specs);
+  void link(const config::Route& route, bool add);
+
+  std::shared_ptr<const RuntimeSettings> settings_;
+  uint32_t worker_count_;
+  std::unordered_map<std::string, RouteEntry> routes_;
+  std::unordered_map<std::string, ServiceEntry> services_;
+  std::unordered_map<std::string, config::Upstream> upstreams_;
+  std::unordered_map<std::string, std::shared_ptr<const CompiledUpstream>> compiled_upstreams_;
+  // Reverse references, to find what a service or upstream change touches.
+  std::unordered_map<std::string, std::unordered_set<std::string>> routes_by_service_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> routes_by_upstream_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> services_by_upstream_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t next_slot_ = 0;
+  uint64_t next_order_ = 0;
+  std::shared_ptr<const router::RouteTable> router_;
+  RouteSlots slots_;
+  BuildStats stats_;
+  bool warned_filter_func_ = false;
+};
 
 }  // namespace apisix::gateway
