@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/resource_parse.h"
 #include "core/log.h"
 
 #ifndef APISIX_COMPAT_VERSION
@@ -122,9 +123,22 @@ Result<void> Server::start() {
                            ")");
     }
   } else if (provider == "embedded") {
-    core::log_warn(
-        "config provider \"embedded\": the Admin API and its store are not built yet; "
-        "starting with no routes");
+    // Routes come from the Admin API. Until the durable store lands (issue 5) they live in
+    // memory and a restart starts empty.
+    if (config_.enable_admin) {
+      auto options = admin_options();
+      if (!options) {
+        return options.error();
+      }
+      admin_ = std::make_unique<admin::AdminServer>(
+          control_, std::move(options.value()),
+          [this](const std::vector<admin::Change>& changes) { apply_admin_changes(changes); });
+      if (auto listened = admin_->listen(); !listened) {
+        return Error::config("cannot listen on the Admin API address " + config_.admin_listen.ip +
+                             ":" + std::to_string(config_.admin_listen.port) + ": " +
+                             listened.error().context);
+      }
+    }
   } else {
     return Error::config("invalid config: deployment.role_" + config_.role +
                          ".config_provider: \"" + provider +
@@ -165,6 +179,11 @@ Result<void> Server::start() {
     core::Endpoint::parse(addr.ip, port, shown);
     listen_report += "http " + shown.to_string() + "\n";
   }
+  if (admin_) {
+    core::Endpoint shown;
+    core::Endpoint::parse(config_.admin_listen.ip, admin_->bound_port(), shown);
+    listen_report += "admin " + shown.to_string() + "\n";
+  }
 
   if (config_.enable_access_log) {
     std::string access_path = path(config_.access_log);
@@ -181,6 +200,10 @@ Result<void> Server::start() {
   }
   for (auto& w : workers_) {
     w->start();
+  }
+  if (admin_) {
+    admin_->start();
+    core::spawn(admin_housekeeping());
   }
   write_file_atomic(path("logs/apisix.pid"), std::to_string(::getpid()) + "\n");
   write_file_atomic(path("logs/listen"), listen_report);
@@ -224,10 +247,11 @@ bool Server::load_standalone(bool initial) {
   return true;
 }
 
-void Server::publish() {
-  auto snapshot = builder_->build(resources_, ++version_);
+void Server::publish() { publish(builder_->build(resources_, ++version_)); }
+
+void Server::publish(std::shared_ptr<const Snapshot> snapshot) {
   const BuildStats& stats = builder_->last_stats();
-  core::log(core::LogLevel::Info, "snapshot ", version_, ": ", stats.routes_compiled,
+  core::log(core::LogLevel::Info, "snapshot ", snapshot->version, ": ", stats.routes_compiled,
             " routes compiled, ", stats.router_upserts, " placed, ", stats.router_removals,
             " removed, ", stats.upstreams_compiled, " upstreams compiled");
   for (auto& w : workers_) {
@@ -256,10 +280,156 @@ void Server::reload() {
   settings_ = *settings;
   if (!standalone_path_.empty()) {
     load_standalone(true);
+    builder_->rebuild(settings_, version_);
+    publish();
+  } else {
+    publish(builder_->rebuild(settings_, ++version_));
   }
-  builder_->rebuild(settings_, version_);
-  publish();
   core::log(core::LogLevel::Notice, "configuration reloaded");
+}
+
+namespace {
+
+// APISIX's published sample key (docs and docker images): never accepted on a listener that
+// other hosts can reach.
+constexpr std::string_view kSampleAdminKey = "edd1c9f034335f136f87ad84b625c8f1";
+
+bool is_loopback(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "localhost";
+}
+
+std::string random_letters(size_t n) {
+  static constexpr char kLetters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string out(n, 'a');
+  unsigned char bytes[64];
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  urandom.read(reinterpret_cast<char*>(bytes), static_cast<std::streamsize>(n));
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = kLetters[bytes[i] % 52];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<admin::AdminOptions> Server::admin_options() {
+  admin::AdminOptions o;
+  o.ip = config_.admin_listen.ip;
+  o.port = config_.admin_listen.port;
+  o.server_header = settings_->server_header;
+  const boost::json::value* admin = nullptr;
+  if (const auto* root = config_.raw.if_object()) {
+    if (const auto* deployment = root->if_contains("deployment"); deployment && deployment->is_object()) {
+      admin = deployment->get_object().if_contains("admin");
+      if (const auto* etcd = deployment->get_object().if_contains("etcd"); etcd && etcd->is_object()) {
+        if (const auto* prefix = etcd->get_object().if_contains("prefix"); prefix && prefix->is_string()) {
+          o.prefix = std::string(prefix->get_string());
+        }
+      }
+    }
+  }
+  std::vector<std::string> allow_list;
+  if (admin != nullptr && admin->is_object()) {
+    const auto& a = admin->get_object();
+    if (const auto* required = a.if_contains("admin_key_required"); required && required->is_bool()) {
+      o.key_required = required->get_bool();
+    }
+    if (const auto* cors = a.if_contains("enable_admin_cors"); cors && cors->is_bool()) {
+      o.cors = cors->get_bool();
+    }
+    if (const auto* allow = a.if_contains("allow_admin"); allow && allow->is_array()) {
+      for (const auto& entry : allow->get_array()) {
+        if (entry.is_string()) {
+          allow_list.emplace_back(entry.get_string());
+        }
+      }
+      auto matcher = router::IpMatcher::compile(allow_list);
+      if (!matcher) {
+        return Error::config("invalid config: deployment.admin.allow_admin: " +
+                             matcher.error().context);
+      }
+      o.allow = std::make_shared<const router::IpMatcher>(std::move(matcher.value()));
+    }
+    if (const auto* keys = a.if_contains("admin_key"); keys && keys->is_array()) {
+      std::vector<admin::AdminKey> list;
+      for (const auto& entry : keys->get_array()) {
+        if (!entry.is_object()) {
+          continue;
+        }
+        admin::AdminKey k;
+        if (const auto* key = entry.get_object().if_contains("key"); key && key->is_string()) {
+          k.key = std::string(key->get_string());
+        }
+        if (const auto* role = entry.get_object().if_contains("role"); role && role->is_string()) {
+          k.role = role->get_string() == "viewer" ? admin::Role::Viewer : admin::Role::Admin;
+        }
+        if (k.key.empty() && k.role == admin::Role::Admin) {
+          // core.md §1.5: an empty admin key gets a random 32-letter key, kept across
+          // restarts (in data/admin_key; APISIX writes it into config.yaml).
+          std::string stored;
+          std::string file = path("data/admin_key");
+          if (read_file(file, stored) && stored.size() >= 33) {
+            k.key = stored.substr(0, 32);
+          } else {
+            k.key = random_letters(32);
+            write_file_atomic(file, k.key + "\n");
+            ::chmod(file.c_str(), 0600);
+          }
+          core::log(core::LogLevel::Notice, "Admin API key generated for an empty admin_key ",
+                    "entry; it is in ", file);
+        }
+        if (k.key == kSampleAdminKey && !is_loopback(o.ip)) {
+          return Error::config(
+              "invalid config: deployment.admin.admin_key: the published sample key must not be "
+              "used when the Admin API listens on " + o.ip + "; set a key of your own");
+        }
+        list.push_back(std::move(k));
+      }
+      o.keys = std::move(list);
+    }
+  }
+  bool default_allow = allow_list.size() == 1 && allow_list[0] == "127.0.0.0/24";
+  if (o.key_required && !default_allow && (!o.keys || o.keys->empty())) {
+    return Error::config("missing valid Admin API token");
+  }
+  return o;
+}
+
+void Server::apply_admin_changes(const std::vector<admin::Change>& changes) {
+  ResourceChanges rc;
+  for (const admin::Change& c : changes) {
+    if (c.type == "routes") {
+      if (!c.value) {
+        rc.removed_routes.push_back(c.id);
+      } else if (auto r = config::parse_route(*c.value)) {
+        rc.routes.push_back(std::move(r.value()));
+      }
+    } else if (c.type == "services") {
+      if (!c.value) {
+        rc.removed_services.push_back(c.id);
+      } else if (auto r = config::parse_service(*c.value)) {
+        rc.services.push_back(std::move(r.value()));
+      }
+    } else if (c.type == "upstreams") {
+      if (!c.value) {
+        rc.removed_upstreams.push_back(c.id);
+      } else if (auto r = config::parse_upstream(*c.value)) {
+        rc.upstreams.push_back(std::move(r.value()));
+      }
+    }
+  }
+  publish(builder_->apply(rc, ++version_));
+}
+
+core::Task<void> Server::admin_housekeeping() {
+  while (!stopping_) {
+    co_await control_.sleep_for(1s);
+    if (admin_ && !stopping_) {
+      admin_->expire(std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+    }
+  }
 }
 
 core::Task<void> Server::watch_standalone() {
@@ -301,6 +471,9 @@ core::Task<void> Server::signal_loop(int signal_fd) {
       case SIGINT:
         core::log(core::LogLevel::Notice, "received signal ", info.ssi_signo, ": fast stop");
         stopping_ = true;
+        if (admin_) {
+          admin_->stop();
+        }
         for (auto& w : workers_) {
           w->stop();
         }
@@ -309,6 +482,9 @@ core::Task<void> Server::signal_loop(int signal_fd) {
       case SIGQUIT:
         core::log(core::LogLevel::Notice, "received SIGQUIT: graceful stop");
         stopping_ = true;
+        if (admin_) {
+          admin_->stop();
+        }
         for (auto& w : workers_) {
           w->quit();
         }

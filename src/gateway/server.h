@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "config/gateway_config.h"
 #include "config/standalone.h"
 #include "core/loop.h"
@@ -43,6 +44,12 @@ class Server {
   bool load_standalone(bool initial);
   void reload();
   void publish();
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  // The Admin API (embedded provider): options from deployment.admin, and the changes it
+  // accepts turned into snapshots.
+  Result<admin::AdminOptions> admin_options();
+  void apply_admin_changes(const std::vector<admin::Change>& changes);
+  core::Task<void> admin_housekeeping();
   std::string path(const std::string& relative) const;
 
   ServerOptions options_;
@@ -59,6 +66,7 @@ class Server {
   FileStamp standalone_stamp_;
   uint64_t version_ = 0;
   std::unique_ptr<SnapshotBuilder> builder_;
+  std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   core::Loop control_;
   int exit_code_ = 0;

@@ -12,7 +12,7 @@
 #include "core/buffer.h"
 #include "core/log.h"
 #include "gateway/access_log.h"
-#include "gateway/error_page.h"
+#include "http/error_page.h"
 #include "gateway/request_vars.h"
 #include "gateway/worker.h"
 #include "http/chunked.h"
@@ -28,6 +28,8 @@ using core::IoError;
 using core::IoResult;
 using core::Task;
 using http::BodyKind;
+using http::error_response;
+using http::route_not_found_response;
 
 // Request bodies up to this size are read before the first try, so a retry can resend them.
 constexpr size_t kReplayBodyBytes = 64 * 1024;

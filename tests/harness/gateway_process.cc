@@ -224,6 +224,15 @@ uint16_t GatewayProcess::http_port() const {
   return 0;
 }
 
+uint16_t GatewayProcess::admin_port() const {
+  for (const auto& l : listeners_) {
+    if (l.kind == "admin") {
+      return l.port;
+    }
+  }
+  return 0;
+}
+
 bool GatewayProcess::signal(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
 
 std::optional<int> GatewayProcess::wait_exit(std::chrono::milliseconds timeout) {

@@ -1,6 +1,6 @@
-#include "gateway/error_page.h"
+#include "http/error_page.h"
 
-namespace apisix::gateway {
+namespace apisix::http {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -98,4 +98,4 @@ std::string route_not_found_response(std::string_view server_header, bool close,
          std::string(kBody);
 }
 
-}  // namespace apisix::gateway
+}  // namespace apisix::http

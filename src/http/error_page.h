@@ -1,11 +1,11 @@
 #pragma once
-// Responses the gateway writes itself: the default HTML error page (core.md §8.5) and the
+// Responses the gateway (and its admin listener) writes itself: the default HTML error page (core.md §8.5) and the
 // JSON 404 for an unmatched route (§5.8).
 
 #include <string>
 #include <string_view>
 
-namespace apisix::gateway {
+namespace apisix::http {
 
 // The nginx reason phrase for `status` ("Bad Gateway"), or a generic one.
 std::string_view reason_phrase(int status);
@@ -17,4 +17,4 @@ std::string error_response(int status, std::string_view server_header, bool clos
 std::string route_not_found_response(std::string_view server_header, bool close,
                                      bool keep_alive_10 = false);
 
-}  // namespace apisix::gateway
+}  // namespace apisix::http

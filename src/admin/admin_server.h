@@ -1,0 +1,142 @@
+#pragma once
+// AdminServer: APISIX's Admin API (core.md §3) on the control thread's loop, for the resources
+// the gateway compiles today: routes, services and upstreams. Requests are authenticated
+// (§3.1: api_key argument, X-API-KEY header or x_api_key cookie; admin and viewer roles;
+// allow_admin CIDRs), validated with the typed resource parsers plus the write-time reference
+// checks of §3.10, stored with etcd-like revisions, and answered with the v3 envelopes of
+// §3.4. Every accepted write is handed to `on_change`, which turns it into a new snapshot.
+//
+// Storage is the in-memory ResourceMap below until the durable embedded store and etcd are
+// wired in (issue 5); its revisions already follow etcd's (one global counter).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "core/loop.h"
+#include "core/result.h"
+#include "core/socket.h"
+#include "router/ip_match.h"
+
+namespace apisix::admin {
+
+enum class Role { Admin, Viewer };
+
+struct AdminKey {
+  std::string key;
+  Role role = Role::Admin;
+};
+
+struct AdminOptions {
+  std::string ip = "0.0.0.0";
+  uint16_t port = 9180;  // 0: a free port (tests); see bound_port()
+  bool key_required = true;
+  // Unset: `deployment.admin.admin_key` absent, requests are not authenticated (§1.5).
+  std::optional<std::vector<AdminKey>> keys;
+  std::shared_ptr<const router::IpMatcher> allow;  // null: every client is allowed
+  bool cors = true;
+  std::string server_header = "APISIX";
+  std::string prefix = "/apisix";  // deployment.etcd.prefix: keys are <prefix>/<type>/<id>
+};
+
+// One stored resource, as §3.4 lists it.
+struct StoredItem {
+  boost::json::value value;
+  int64_t created_index = 0;
+  int64_t modified_index = 0;
+  int64_t expire_at = 0;  // unix seconds; 0 = no TTL
+};
+
+// What a write changed: the resource kind ("routes", "services", "upstreams"), its id, and
+// the new value (null when deleted).
+struct Change {
+  std::string type;
+  std::string id;
+  std::optional<boost::json::value> value;
+};
+
+// The resources by key, in key order (etcd's list order), with a global revision.
+class ResourceMap {
+ public:
+  const StoredItem* get(const std::string& key) const;
+  // Stores `value` under `key`; returns whether the key was new.
+  bool put(const std::string& key, boost::json::value value, int64_t expire_at);
+  bool erase(const std::string& key);
+  int64_t next_revision() { return ++revision_; }
+  int64_t revision() const { return revision_; }
+  const std::map<std::string, StoredItem>& items() const { return items_; }
+
+ private:
+  std::map<std::string, StoredItem> items_;
+  int64_t revision_ = 0;
+};
+
+class AdminServer {
+ public:
+  using ChangeSink = std::function<void(const std::vector<Change>&)>;
+
+  AdminServer(core::Loop& loop, AdminOptions options, ChangeSink on_change);
+  ~AdminServer();
+
+  // Binds the listener; call before start().
+  [[nodiscard]] Result<void> listen();
+  uint16_t bound_port() const { return port_; }
+  void start();
+  // Closes the listener; connections end with their current request.
+  void stop();
+
+  // Request handling without the socket, for unit tests and the fuzz target: a response
+  // status, and the JSON (or text) body.
+  struct Response {
+    int status = 200;
+    std::string body;
+    bool json = true;
+    bool api_version = true;  // X-API-VERSION: v3
+  };
+  struct Request {
+    std::string_view method;
+    std::string_view path;
+    std::string_view query;
+    std::string_view body;
+    std::string_view api_key_header;  // X-API-KEY
+    std::string_view cookie;          // Cookie header
+    std::string_view client_ip;
+  };
+  Response handle(const Request& request);
+
+  // Drops resources whose TTL passed (§3.4.7); called every second by the server's loop.
+  void expire(int64_t now_unix);
+  const ResourceMap& resources() const { return store_; }
+
+ private:
+  core::Task<void> accept_loop();
+  core::Task<void> serve(core::Socket socket, std::string client_ip);
+
+  Response dispatch(const Request& request, std::string_view type, std::string_view id,
+                    const std::vector<std::string_view>& sub_path);
+  Response get(std::string_view type, std::string_view id, std::string_view query);
+  Response write(std::string_view method, std::string_view type, std::string id,
+                 boost::json::value body, std::string_view query,
+                 const std::vector<std::string_view>& sub_path);
+  Response remove(std::string_view type, std::string_view id, std::string_view query);
+  // Validates `value` as a resource of `type` with id `id`: schema, then references.
+  std::optional<std::string> validate(std::string_view type, const boost::json::value& value);
+  std::string key_of(std::string_view type, std::string_view id) const;
+
+  core::Loop& loop_;
+  AdminOptions options_;
+  ChangeSink on_change_;
+  ResourceMap store_;
+  int listen_fd_ = -1;
+  core::IoState* listen_io_ = nullptr;
+  uint16_t port_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace apisix::admin

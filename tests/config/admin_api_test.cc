@@ -1,0 +1,150 @@
+// The Admin API through the real binary (compat §3): with the embedded provider, routes,
+// services and upstreams written over HTTP take effect at the proxy within milliseconds, in
+// every worker, and removing them takes the behaviour away again.
+
+#include <gtest/gtest.h>
+
+#include "tests/harness/admin_client.h"
+#include "tests/harness/gateway_process.h"
+#include "tests/harness/load_loop.h"
+#include "tests/harness/raw_client.h"
+#include "tests/harness/upstream_server.h"
+#include "tests/harness/wait.h"
+
+namespace apisix::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+UpstreamOptions named(const std::string& name) {
+  UpstreamOptions options;
+  options.name = name;
+  return options;
+}
+
+std::string served_by(uint16_t port, std::string_view target) {
+  HttpResponse resp = http_get(port, target);
+  return resp.ok() && resp.status == 200 ? resp.header("X-Upstream-Name")
+                                         : "status " + std::to_string(resp.status);
+}
+
+class AdminApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GatewayOptions options;
+    options.config_yaml = embedded_admin_config();
+    ASSERT_TRUE(gateway_.start(options));
+    admin_ = gateway_.admin_port();
+    port_ = gateway_.http_port();
+    ASSERT_NE(admin_, 0);
+  }
+  GatewayProcess gateway_;
+  uint16_t admin_ = 0;
+  uint16_t port_ = 0;
+};
+
+TEST_F(AdminApi, RouteWrittenOverHttpIsServedAndRemoved) {
+  UpstreamServer a(named("a"));
+  EXPECT_EQ(http_get(port_, "/hello").status, 404);  // starts empty
+
+  HttpResponse put = admin_call(admin_, "PUT", "/apisix/admin/routes/1",
+                                R"({"uri":"/hello","upstream":{"type":"roundrobin","nodes":{")" +
+                                    a.address() + R"(":1}}})");
+  ASSERT_EQ(put.status, 201) << put.describe();
+  EXPECT_EQ(put.header("X-API-VERSION"), "v3");
+  EXPECT_EQ(put.header("Content-Type"), "application/json");
+  // Both workers serve it (several connections land on both SO_REUSEPORT listeners).
+  ASSERT_TRUE(wait_until([&] { return served_by(port_, "/hello") == "a"; }, 2s));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(served_by(port_, "/hello"), "a");
+  }
+
+  HttpResponse get = admin_call(admin_, "GET", "/apisix/admin/routes/1");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_NE(get.body.find(R"("key":"/apisix/routes/1")"), std::string::npos) << get.body;
+
+  HttpResponse del = admin_call(admin_, "DELETE", "/apisix/admin/routes/1");
+  EXPECT_EQ(del.status, 200) << del.describe();
+  EXPECT_TRUE(wait_until([&] { return http_get(port_, "/hello").status == 404; }, 2s));
+}
+
+TEST_F(AdminApi, SharedUpstreamChangeRepointsEveryRoute) {
+  UpstreamServer a(named("a"));
+  UpstreamServer b(named("b"));
+  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/upstreams/u1",
+                       R"({"nodes":{")" + a.address() + R"(":1}})")
+                .status,
+            201);
+  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/services/s1", R"({"upstream_id":"u1"})").status,
+            201);
+  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/r1",
+                       R"({"uri":"/one","upstream_id":"u1"})")
+                .status,
+            201);
+  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/r2",
+                       R"({"uri":"/two","service_id":"s1"})")
+                .status,
+            201);
+  ASSERT_TRUE(wait_until([&] { return served_by(port_, "/two") == "a"; }, 2s));
+  EXPECT_EQ(served_by(port_, "/one"), "a");
+
+  // Deleting an upstream in use is refused (compat §3.3).
+  HttpResponse refused = admin_call(admin_, "DELETE", "/apisix/admin/upstreams/u1");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("is still using it now"), std::string::npos) << refused.body;
+
+  ASSERT_EQ(admin_call(admin_, "PATCH", "/apisix/admin/upstreams/u1/nodes",
+                       R"({")" + b.address() + R"(":1})")
+                .status,
+            200);
+  ASSERT_TRUE(wait_until([&] { return served_by(port_, "/one") == "b"; }, 2s));
+  EXPECT_EQ(served_by(port_, "/two"), "b");
+}
+
+TEST_F(AdminApi, RefusesBadRequestsWithoutHarm) {
+  EXPECT_EQ(admin_call(admin_, "GET", "/apisix/admin/routes", "", "").status, 401);
+  EXPECT_EQ(admin_call(admin_, "GET", "/apisix/admin/routes", "", "wrong").status, 401);
+  HttpResponse bad = admin_call(admin_, "PUT", "/apisix/admin/routes/1", "{not json");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("invalid request body"), std::string::npos);
+  bad = admin_call(admin_, "PUT", "/apisix/admin/routes/1", R"({"uri":"/x","methods":["FETCH"]})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("error_msg"), std::string::npos);
+  std::string huge(1572865, ' ');
+  bad = admin_call(admin_, "PUT", "/apisix/admin/routes/1", huge);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("is greater than the maximum size 1572864 allowed"), std::string::npos);
+  // Still healthy.
+  EXPECT_EQ(admin_call(admin_, "GET", "/apisix/admin/routes").status, 200);
+  EXPECT_EQ(http_get(port_, "/x").status, 404);
+}
+
+// Route updates under proxy load: every proxied request succeeds while 200 updates arrive.
+TEST_F(AdminApi, UpdatesUnderLoadFailNothing) {
+  UpstreamServer a(named("a"));
+  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/load",
+                       R"({"uri":"/load","upstream":{"nodes":{")" + a.address() + R"(":1}}})")
+                .status,
+            201);
+  ASSERT_TRUE(wait_until([&] { return served_by(port_, "/load") == "a"; }, 2s));
+  LoadOptions load;
+  load.port = port_;
+  load.threads = 4;
+  load.request = make_request("GET", "/load");
+  LoadLoop loop(load);
+  loop.start();
+  for (int i = 0; i < 200; ++i) {
+    std::string body = R"({"uri":"/other/)" + std::to_string(i % 20) +
+                       R"(","upstream":{"nodes":{")" + a.address() + R"(":1}}})";
+    ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/o" + std::to_string(i % 20), body)
+                  .status / 100,
+              2);
+  }
+  LoadResult result = loop.stop();
+  EXPECT_GT(result.requests, 0u);
+  EXPECT_EQ(result.failures, 0u) << result.describe();
+  EXPECT_EQ(result.count(200), result.requests) << result.describe();
+}
+
+}  // namespace
+}  // namespace apisix::test
