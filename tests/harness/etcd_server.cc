@@ -1,0 +1,188 @@
+#include "tests/harness/etcd_server.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/harness/process.h"
+#include "tests/harness/wait.h"
+
+namespace apisix::test {
+namespace {
+
+// The etcd binary: $APISIX_ETCD_BINARY, else the first `etcd` on $PATH.
+std::string etcd_binary() {
+  if (const char* env = std::getenv("APISIX_ETCD_BINARY"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    size_t colon = dirs.find(':');
+    std::filesystem::path candidate = std::filesystem::path(dirs.substr(0, colon)) / "etcd";
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate.string();
+    }
+    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+  }
+  return {};
+}
+
+// A loopback port that was free a moment ago (the kernel picks it for a socket bound to 0).
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// One blocking HTTP/1.0 exchange with 127.0.0.1:port; returns the body ("" on failure).
+std::string http_once(uint16_t port, const std::string& request, int timeout_ms) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return {};
+  }
+  Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      ::close(fd);
+      return {};
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string response;
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, remaining_ms(deadline)) <= 0) {
+      break;
+    }
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    response.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+}  // namespace
+
+EtcdServer::EtcdServer() {
+  // A port found free can be taken before etcd binds it; try a few times.
+  for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
+    error_.clear();
+    start_once(error_);
+  }
+}
+
+EtcdServer::~EtcdServer() { stop(); }
+
+bool EtcdServer::start_once(std::string& error) {
+  std::string binary = etcd_binary();
+  if (binary.empty()) {
+    error = "etcd not found (set APISIX_ETCD_BINARY or put etcd on PATH)";
+    return false;
+  }
+  client_port_ = free_port();
+  peer_port_ = free_port();
+  std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+  std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+  auto data = dir_.path() / ("data-" + std::to_string(client_port_));
+  std::vector<std::string> argv = {binary,
+                                   "--name=test",
+                                   "--data-dir=" + data.string(),
+                                   "--listen-client-urls=" + client,
+                                   "--advertise-client-urls=" + client,
+                                   "--listen-peer-urls=" + peer,
+                                   "--initial-advertise-peer-urls=" + peer,
+                                   "--initial-cluster=test=" + peer,
+                                   "--enable-v2=false",
+                                   "--logger=zap",
+                                   "--log-level=error"};
+  auto out = dir_.path() / "etcd.out";
+  auto err = dir_.path() / "etcd.err";
+  pid_ = spawn_process(argv, out, err, error);
+  if (pid_ <= 0) {
+    pid_ = -1;
+    return false;
+  }
+  bool exited = false;
+  bool healthy = wait_until(
+      [&] {
+        if (wait_for_exit(pid_, Clock::now())) {
+          exited = true;  // reaped: stop waiting, and never signal that pid again
+          return true;
+        }
+        return http_once(client_port_, "GET /health HTTP/1.0\r\n\r\n", 1000)
+                   .find("\"health\":\"true\"") != std::string::npos;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  if (healthy && !exited) {
+    return true;
+  }
+  if (exited) {
+    pid_ = -1;
+  }
+  error = "etcd did not become healthy: " + tail_file(err, 20);
+  stop();
+  return false;
+}
+
+std::string EtcdServer::post(std::string_view path, std::string_view body, std::string_view token) {
+  std::string request =
+      "POST " + std::string(path) + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!token.empty()) {
+    request += "Authorization: " + std::string(token) + "\r\n";
+  }
+  request += "\r\n";
+  request += body;
+  return http_once(client_port_, request,
+                   static_cast<int>(scaled(std::chrono::seconds(10)).count()));
+}
+
+bool EtcdServer::enable_auth(const std::string& user, const std::string& password) {
+  post("/v3/auth/role/add", R"({"name":"root"})");
+  std::string added =
+      post("/v3/auth/user/add", R"({"name":")" + user + R"(","password":")" + password + "\"}");
+  std::string granted = post("/v3/auth/user/grant", R"({"user":")" + user + R"(","role":"root"})");
+  std::string enabled = post("/v3/auth/enable", "{}");
+  return enabled.find("\"error\"") == std::string::npos && !enabled.empty() &&
+         added.find("\"error\"") == std::string::npos &&
+         granted.find("\"error\"") == std::string::npos;
+}
+
+void EtcdServer::stop() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait_for_exit(pid_, Deadline::max());
+    pid_ = -1;
+  }
+}
+
+}  // namespace apisix::test

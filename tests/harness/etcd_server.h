@@ -1,0 +1,50 @@
+#pragma once
+
+// A real etcd server for integration tests: Debian's etcd (or $APISIX_ETCD_BINARY) started as
+// a child process on free loopback ports with its own temporary data directory, ready when the
+// constructor returns, killed by pid in the destructor. One per test; used by one thread.
+
+#include <string>
+#include <string_view>
+
+#include <sys/types.h>
+
+#include "tests/harness/temp_dir.h"
+
+namespace apisix::test {
+
+class EtcdServer {
+ public:
+  EtcdServer();
+  ~EtcdServer();
+  EtcdServer(const EtcdServer&) = delete;
+  EtcdServer& operator=(const EtcdServer&) = delete;
+
+  // False when etcd could not be started; error() says why (with etcd's stderr).
+  bool ok() const { return pid_ > 0; }
+  const std::string& error() const { return error_; }
+
+  uint16_t client_port() const { return client_port_; }
+  std::string client_url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+  pid_t pid() const { return pid_; }
+
+  // A blocking HTTP/1.0 POST of a JSON body to the client port (for test setup such as
+  // enabling auth through /v3/auth/*). Returns the response body, or "" on failure.
+  std::string post(std::string_view path, std::string_view body, std::string_view token = {});
+  // Enables etcd authentication with a root user `user`/`password` (via the JSON gateway).
+  bool enable_auth(const std::string& user, const std::string& password);
+
+  // Kills the server (SIGKILL) and reaps it; the destructor does this too.
+  void stop();
+
+ private:
+  bool start_once(std::string& error);
+
+  TempDir dir_{"apisix-etcd-"};
+  pid_t pid_ = -1;
+  uint16_t client_port_ = 0;
+  uint16_t peer_port_ = 0;
+  std::string error_;
+};
+
+}  // namespace apisix::test
