@@ -1,20 +1,13 @@
 #include "admin/admin_server.h"
 
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 
-#include <arpa/inet.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "config/resource_parse.h"
 #include "core/log.h"
@@ -30,7 +23,6 @@ using core::Task;
 namespace {
 
 constexpr size_t kMaxBody = 1572864;  // 1.5 MiB (core.md §3.2)
-constexpr auto kIoTimeout = std::chrono::seconds(60);
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -44,9 +36,39 @@ std::string json_line(const json::value& v) {
   return out;
 }
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD,
+// so that echoing client bytes (req_body) always yields valid JSON text.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= text.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; ok && k < len; ++k) {
+      auto cont = static_cast<unsigned char>(text[i + k]);
+      ok = (cont & 0xC0) == 0x80;
+      cp = (cp << 6) | (cont & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not well-formed either.
+    ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
+         !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 AdminServer::Response error(int status, std::string message) {
   json::object body;
-  body["error_msg"] = message;
+  body["error_msg"] = valid_utf8(message);  // messages may quote the client's bytes
   return {status, json_line(body)};
 }
 
@@ -206,6 +228,22 @@ bool ResourceMap::put(const std::string& key, json::value value, int64_t expire_
   return inserted;
 }
 
+bool ResourceMap::put_at(const std::string& key, json::value value, int64_t expire_at,
+                         int64_t created, int64_t modified) {
+  revision_ = std::max(revision_, modified);
+  auto [it, inserted] = items_.try_emplace(key);
+  it->second.value = std::move(value);
+  it->second.created_index = created;
+  it->second.modified_index = modified;
+  it->second.expire_at = expire_at;
+  return inserted;
+}
+
+void ResourceMap::erase_at(const std::string& key, int64_t revision) {
+  revision_ = std::max(revision_, revision);
+  items_.erase(key);
+}
+
 bool ResourceMap::erase(const std::string& key) {
   if (items_.erase(key) == 0) {
     return false;
@@ -216,14 +254,44 @@ bool ResourceMap::erase(const std::string& key) {
 
 // ---- AdminServer ----
 
-AdminServer::AdminServer(core::Loop& loop, AdminOptions options, ChangeSink on_change)
-    : loop_(loop), options_(std::move(options)), on_change_(std::move(on_change)) {}
-
-AdminServer::~AdminServer() {
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-  }
+AdminServer::Response AdminServer::json_error(int status, std::string message) {
+  return error(status, std::move(message));
 }
+
+AdminServer::AdminServer(core::Loop& loop, AdminOptions options, ChangeSink on_change,
+                         store::ConfigStore* durable)
+    : loop_(loop),
+      options_(std::move(options)),
+      on_change_(std::move(on_change)),
+      durable_(durable),
+      listener_(loop, "admin") {}
+
+std::vector<Change> AdminServer::load(const std::vector<store::KeyValue>& items) {
+  std::vector<Change> changes;
+  const std::string prefix = options_.prefix + "/";
+  for (const store::KeyValue& kv : items) {
+    if (kv.key.compare(0, prefix.size(), prefix) != 0) {
+      continue;
+    }
+    std::string_view rest = std::string_view(kv.key).substr(prefix.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || !is_built_type(rest.substr(0, slash))) {
+      continue;
+    }
+    boost::system::error_code ec;
+    json::value value = json::parse(kv.value, ec);
+    if (ec) {
+      core::log_error("store: ", kv.key, " is not JSON; skipped");
+      continue;
+    }
+    store_.put_at(kv.key, value, 0, kv.create_revision, kv.mod_revision);
+    changes.push_back(Change{std::string(rest.substr(0, slash)),
+                             std::string(rest.substr(slash + 1)), std::move(value)});
+  }
+  return changes;
+}
+
+AdminServer::~AdminServer() = default;
 
 std::string AdminServer::key_of(std::string_view type, std::string_view id) const {
   std::string key = options_.prefix;
@@ -234,158 +302,15 @@ std::string AdminServer::key_of(std::string_view type, std::string_view id) cons
   return key;
 }
 
-Result<void> AdminServer::listen() {
-  core::Endpoint ep;
-  if (!core::Endpoint::parse(options_.ip, options_.port, ep)) {
-    return Error::config("invalid config: deployment.admin.admin_listen.ip: \"" + options_.ip +
-                         "\" is not an IP address");
-  }
-  auto fd = core::listen_tcp(ep, false, 512);
-  if (!fd) {
-    return fd.error();
-  }
-  listen_fd_ = *fd;
-  port_ = core::bound_port(listen_fd_);
-  return {};
-}
-
-void AdminServer::start() { core::spawn(accept_loop()); }
-
-void AdminServer::stop() {
-  stopping_ = true;
-  if (listen_io_ != nullptr) {
-    loop_.cancel(listen_io_);
-  }
-}
-
-Task<void> AdminServer::accept_loop() {
-  core::IoState* io = loop_.add(listen_fd_);
-  listen_io_ = io;
-  while (!stopping_) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        io->readable = false;
-        if (co_await loop_.readable(io, core::kNoDeadline) != core::Wait::Ready) {
-          break;
-        }
-        continue;
-      }
-      if (errno == EINTR || errno == ECONNABORTED) {
-        continue;
-      }
-      core::log_error("admin: accept() failed: ", std::strerror(errno));
-      co_await loop_.sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    core::Endpoint peer;
-    std::memcpy(&peer.addr, &addr, len);
-    peer.len = len;
-    core::Socket socket(loop_, fd);
-    if (socket.is_open()) {
-      core::spawn(serve(std::move(socket), peer.ip()));
-    }
-  }
-  listen_io_ = nullptr;
-  loop_.remove(io);
-  ::close(listen_fd_);
-  listen_fd_ = -1;
-}
-
-Task<void> AdminServer::serve(core::Socket socket, std::string client_ip) {
-  std::string in;
-  http::ParseLimits limits;
-  for (;;) {
-    // Read a complete head.
-    http::RequestHead head;
-    size_t head_bytes = 0;
-    for (;;) {
-      auto parsed = http::parse_request_head(in, head, limits);
-      if (parsed.status == http::ParseStatus::Complete) {
-        head_bytes = head.head_bytes;
-        break;
-      }
-      if (parsed.status != http::ParseStatus::Incomplete) {
-        std::string page = http::error_response(400, options_.server_header, true);
-        co_await socket.write_all(page, loop_.now() + kIoTimeout);
-        co_return;
-      }
-      char buf[16384];
-      auto r = co_await socket.read_some(buf, sizeof(buf), loop_.now() + kIoTimeout);
-      if (!r.ok()) {
-        co_return;
-      }
-      in.append(buf, r.bytes);
-    }
-    Response response;
-    bool close = !head.keep_alive;
-    if (head.chunked) {
-      response = error(411, "chunked request bodies are not supported; send Content-Length");
-      close = true;
-    } else if (head.content_length > kMaxBody) {
-      response = error(400, "invalid request body: request size " +
-                                std::to_string(head.content_length) +
-                                " is greater than the maximum size 1572864 allowed");
-      close = true;  // the body is not read
-    } else {
-      while (in.size() < head_bytes + head.content_length) {
-        char buf[16384];
-        auto r = co_await socket.read_some(buf, sizeof(buf), loop_.now() + kIoTimeout);
-        if (!r.ok()) {
-          co_return;
-        }
-        in.append(buf, r.bytes);
-      }
-      // `in` no longer grows until the response is written: the head's views stay valid.
-      const http::Header* key = http::find_header(head.headers, head.header_count, "x-api-key");
-      const http::Header* cookie = http::find_header(head.headers, head.header_count, "cookie");
-      Request request{head.method_text,
-                      head.path,
-                      head.query,
-                      std::string_view(in).substr(head_bytes, head.content_length),
-                      key ? key->value : std::string_view{},
-                      cookie ? cookie->value : std::string_view{},
-                      client_ip};
-      response = handle(request);
-    }
-
-    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                      std::string(http::reason_phrase(response.status)) + "\r\n";
-    out += "Server: " + options_.server_header + "\r\n";
-    bool preflight = head.method_text == "OPTIONS" && options_.cors;
-    out += preflight ? "Content-Type: text/plain\r\n"
-           : response.json ? "Content-Type: application/json\r\n"
-                           : "Content-Type: text/html\r\n";
-    out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
-    if (response.api_version) {
-      out += "X-API-VERSION: v3\r\n";
-    }
-    if (options_.cors) {
-      out +=
-          "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Credentials: true\r\n"
-          "Access-Control-Expose-Headers: *\r\nAccess-Control-Max-Age: 3600\r\n";
-      if (preflight) {
-        out +=
-            "Access-Control-Allow-Methods: POST, GET, PUT, OPTIONS, DELETE, PATCH\r\n"
-            "Access-Control-Allow-Headers: *\r\n";
-      }
-    }
-    out += close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-    if (head.method_text != "HEAD") {
-      out += response.body;
-    }
-    in.erase(0, head_bytes + (close ? 0 : head.content_length));
-    auto w = co_await socket.write_all(out, loop_.now() + kIoTimeout);
-    if (!w.ok() || close || stopping_) {
-      co_return;
-    }
-  }
-}
-
 AdminServer::Response AdminServer::handle(const Request& request) {
+  Outcome outcome = prepare(request);
+  if (auto* response = std::get_if<Response>(&outcome)) {
+    return std::move(*response);
+  }
+  return commit(std::get<Pending>(outcome), 0, 0);
+}
+
+AdminServer::Outcome AdminServer::prepare(const Request& request) {
   if (options_.allow && !options_.allow->contains(request.client_ip)) {
     return plain_page(403);
   }
@@ -465,9 +390,9 @@ AdminServer::Response AdminServer::handle(const Request& request) {
   return dispatch(request, type, id, sub_path);
 }
 
-AdminServer::Response AdminServer::dispatch(const Request& request, std::string_view type,
-                                            std::string_view id,
-                                            const std::vector<std::string_view>& sub_path) {
+AdminServer::Outcome AdminServer::dispatch(const Request& request, std::string_view type,
+                                           std::string_view id,
+                                           const std::vector<std::string_view>& sub_path) {
   const std::string_view m = request.method;
   if (request.body.size() > kMaxBody) {
     return error(400, "invalid request body: request size " +
@@ -480,8 +405,8 @@ AdminServer::Response AdminServer::dispatch(const Request& request, std::string_
     body = json::parse(request.body, ec);
     if (ec) {
       json::object out{{"error_msg", "invalid request body: " + ec.message()},
-                       {"req_body", request.body}};
-      return {400, json_line(out)};
+                       {"req_body", valid_utf8(request.body)}};
+      return Response{400, json_line(out)};
     }
   }
   if (auto ttl = arg(request.query, "ttl")) {
@@ -659,9 +584,9 @@ std::optional<std::string> AdminServer::validate(std::string_view type,
   return std::nullopt;
 }
 
-AdminServer::Response AdminServer::write(std::string_view method, std::string_view type,
-                                         std::string id, json::value body, std::string_view query,
-                                         const std::vector<std::string_view>& sub_path) {
+AdminServer::Outcome AdminServer::write(std::string_view method, std::string_view type,
+                                        std::string id, json::value body, std::string_view query,
+                                        const std::vector<std::string_view>& sub_path) {
   const std::string kind(kind_of(type));
   int64_t ttl = 0;
   if (auto t = arg(query, "ttl")) {
@@ -753,7 +678,10 @@ AdminServer::Response AdminServer::write(std::string_view method, std::string_vi
     value = std::move(body);
     if (method == "POST") {
       char buf[24];
-      std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(store_.revision() + 1));
+      // The next revision, as APISIX takes etcd's (core.md §2.4); never repeated even while
+      // earlier POSTs wait for the disk.
+      last_generated_id_ = std::max(last_generated_id_ + 1, store_.revision() + 1);
+      std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(last_generated_id_));
       id = buf;
     }
     if (json::object* o = value.if_object()) {
@@ -771,15 +699,44 @@ AdminServer::Response AdminServer::write(std::string_view method, std::string_vi
   if (auto problem = validate(type, value)) {
     return error(400, *problem);
   }
-  const std::string key = key_of(type, id);
-  created = store_.put(key, value, ttl > 0 ? now + ttl : 0);
-  on_change_({Change{std::string(type), id, value}});
-  return {method == "PATCH" ? 200 : (created || method == "POST" ? 201 : 200),
-          json_line(json::object{{"key", key}, {"value", value}})};
+  Pending pending;
+  pending.type = std::string(type);
+  pending.key = key_of(type, id);
+  pending.id = std::move(id);
+  pending.ttl = ttl;
+  const StoredItem* current = store_.get(pending.key);
+  created = current == nullptr;
+  pending.status = method == "PATCH" ? 200 : (created || method == "POST" ? 201 : 200);
+  if (method == "PATCH" && current != nullptr) {
+    pending.expected = current->modified_index;
+  }
+  pending.value = std::move(value);
+  return pending;
 }
 
-AdminServer::Response AdminServer::remove(std::string_view type, std::string_view id,
-                                          std::string_view query) {
+AdminServer::Response AdminServer::commit(const Pending& pending, int64_t created,
+                                          int64_t modified) {
+  if (pending.remove) {
+    if (modified != 0) {
+      store_.erase_at(pending.key, modified);
+    } else {
+      store_.erase(pending.key);
+    }
+    on_change_({Change{pending.type, pending.id, std::nullopt}});
+    return {200, json_line(json::object{{"deleted", "1"}, {"key", pending.key}})};
+  }
+  int64_t expire_at = pending.ttl > 0 ? unix_now() + pending.ttl : 0;
+  if (modified != 0) {
+    store_.put_at(pending.key, pending.value, expire_at, created, modified);
+  } else {
+    store_.put(pending.key, pending.value, expire_at);
+  }
+  on_change_({Change{pending.type, pending.id, pending.value}});
+  return {pending.status, json_line(json::object{{"key", pending.key}, {"value", pending.value}})};
+}
+
+AdminServer::Outcome AdminServer::remove(std::string_view type, std::string_view id,
+                                         std::string_view query) {
   const std::string key = key_of(type, id);
   if (store_.get(key) == nullptr) {
     return not_found_key();
@@ -815,9 +772,12 @@ AdminServer::Response AdminServer::remove(std::string_view type, std::string_vie
       }
     }
   }
-  store_.erase(key);
-  on_change_({Change{std::string(type), std::string(id), std::nullopt}});
-  return {200, json_line(json::object{{"deleted", "1"}, {"key", key}})};
+  Pending pending;
+  pending.remove = true;
+  pending.type = std::string(type);
+  pending.id = std::string(id);
+  pending.key = key;
+  return pending;
 }
 
 void AdminServer::expire(int64_t now_unix) {

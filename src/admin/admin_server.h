@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/json/value.hpp>
@@ -22,7 +23,9 @@
 #include "core/loop.h"
 #include "core/result.h"
 #include "core/socket.h"
+#include "admin/tcp_listener.h"
 #include "router/ip_match.h"
+#include "store/config_store.h"
 
 namespace apisix::admin {
 
@@ -67,7 +70,11 @@ class ResourceMap {
   const StoredItem* get(const std::string& key) const;
   // Stores `value` under `key`; returns whether the key was new.
   bool put(const std::string& key, boost::json::value value, int64_t expire_at);
+  // The same with revisions a durable store assigned (the map's revision follows them).
+  bool put_at(const std::string& key, boost::json::value value, int64_t expire_at,
+              int64_t created, int64_t modified);
   bool erase(const std::string& key);
+  void erase_at(const std::string& key, int64_t revision);
   int64_t next_revision() { return ++revision_; }
   int64_t revision() const { return revision_; }
   const std::map<std::string, StoredItem>& items() const { return items_; }
@@ -81,12 +88,15 @@ class AdminServer {
  public:
   using ChangeSink = std::function<void(const std::vector<Change>&)>;
 
-  AdminServer(core::Loop& loop, AdminOptions options, ChangeSink on_change);
+  // With `durable` (owned by the caller, outliving the server), every write is acknowledged
+  // only once the store has it; without, resources live in memory only.
+  AdminServer(core::Loop& loop, AdminOptions options, ChangeSink on_change,
+              store::ConfigStore* durable = nullptr);
   ~AdminServer();
 
   // Binds the listener; call before start().
   [[nodiscard]] Result<void> listen();
-  uint16_t bound_port() const { return port_; }
+  uint16_t bound_port() const { return listener_.bound_port(); }
   void start();
   // Closes the listener; connections end with their current request.
   void stop();
@@ -108,34 +118,57 @@ class AdminServer {
     std::string_view cookie;          // Cookie header
     std::string_view client_ip;
   };
+  // Answers `request` with the in-memory map only (tests, fuzzing).
   Response handle(const Request& request);
+  // Answers `request`, writing through the durable store when there is one.
+  core::Task<Response> handle_async(const Request& request);
+
+  // Resources already in the durable store at start: (key, JSON text, create and mod
+  // revisions). Returns the changes for the first snapshot; unparsable items are logged
+  // and skipped.
+  std::vector<Change> load(const std::vector<store::KeyValue>& items);
 
   // Drops resources whose TTL passed (§3.4.7); called every second by the server's loop.
   void expire(int64_t now_unix);
   const ResourceMap& resources() const { return store_; }
 
  private:
-  core::Task<void> accept_loop();
   core::Task<void> serve(core::Socket socket, std::string client_ip);
 
-  Response dispatch(const Request& request, std::string_view type, std::string_view id,
-                    const std::vector<std::string_view>& sub_path);
+  // A validated write, waiting to be made durable and then applied.
+  struct Pending {
+    bool remove = false;
+    std::string type;
+    std::string id;
+    std::string key;
+    boost::json::value value;
+    int64_t ttl = 0;
+    int status = 200;
+    std::optional<int64_t> expected;  // PATCH: the mod revision the merge started from
+  };
+  using Outcome = std::variant<Response, Pending>;
+  Outcome prepare(const Request& request);
+  Outcome dispatch(const Request& request, std::string_view type, std::string_view id,
+                   const std::vector<std::string_view>& sub_path);
   Response get(std::string_view type, std::string_view id, std::string_view query);
-  Response write(std::string_view method, std::string_view type, std::string id,
-                 boost::json::value body, std::string_view query,
-                 const std::vector<std::string_view>& sub_path);
-  Response remove(std::string_view type, std::string_view id, std::string_view query);
+  Outcome write(std::string_view method, std::string_view type, std::string id,
+                boost::json::value body, std::string_view query,
+                const std::vector<std::string_view>& sub_path);
+  Outcome remove(std::string_view type, std::string_view id, std::string_view query);
+  // Applies a write to the map and the snapshot; `created`/`modified` 0: the map's own.
+  Response commit(const Pending& pending, int64_t created, int64_t modified);
   // Validates `value` as a resource of `type` with id `id`: schema, then references.
   std::optional<std::string> validate(std::string_view type, const boost::json::value& value);
   std::string key_of(std::string_view type, std::string_view id) const;
+  static Response json_error(int status, std::string message);  // {"error_msg": ...}
 
   core::Loop& loop_;
   AdminOptions options_;
   ChangeSink on_change_;
   ResourceMap store_;
-  int listen_fd_ = -1;
-  core::IoState* listen_io_ = nullptr;
-  uint16_t port_ = 0;
+  store::ConfigStore* durable_ = nullptr;
+  int64_t last_generated_id_ = 0;
+  TcpListener listener_;
   bool stopping_ = false;
 };
 

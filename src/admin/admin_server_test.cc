@@ -144,6 +144,10 @@ TEST_F(AdminTest, RefusesBadInputWith400) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(body(r).at("req_body"), "{bad json");
   EXPECT_NE(error_msg(r).find("invalid request body: "), std::string::npos);
+  // Bytes that are not UTF-8 are echoed as U+FFFD: the answer stays valid JSON.
+  r = call("PUT", "/apisix/admin/routes/1", "{\"uri\":\"/\xB9\"}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(body(r).at("req_body"), "{\"uri\":\"/\xEF\xBF\xBD\"}");
   r = call("PUT", "/apisix/admin/routes/1", R"({"uri":"/a","upstream":{"nodes":{"127.0.0.1:70000":1}}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(error_msg(r).find("invalid configuration"), std::string::npos) << r.body;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/resource_parse.h"
+#include "store/embedded_store.h"
 #include "core/log.h"
 
 #ifndef APISIX_COMPAT_VERSION
@@ -92,6 +93,52 @@ bool write_file_atomic(const std::string& path, const std::string& content) {
 
 }  // namespace
 
+namespace {
+
+core::Task<void> list_into(store::ConfigStore& store, std::string prefix,
+                           std::optional<Result<store::ListResult>>& out) {
+  out = co_await store.list(std::move(prefix));
+}
+
+Result<store::ListResult> list_now(store::ConfigStore& store, std::string prefix) {
+  // At start nothing is in flight, so the embedded store answers without waiting; the
+  // control loop does not run yet, so a list that had to wait is an error, not a hang.
+  std::optional<Result<store::ListResult>> out;
+  core::spawn(list_into(store, std::move(prefix), out));
+  if (!out) {
+    return Error{ErrorKind::Io, ErrorSource::Internal, false, "the store did not answer at once"};
+  }
+  return std::move(*out);
+}
+
+ResourceChanges to_resource_changes(const std::vector<admin::Change>& changes) {
+  ResourceChanges rc;
+  for (const admin::Change& c : changes) {
+    if (c.type == "routes") {
+      if (!c.value) {
+        rc.removed_routes.push_back(c.id);
+      } else if (auto r = config::parse_route(*c.value)) {
+        rc.routes.push_back(std::move(r.value()));
+      }
+    } else if (c.type == "services") {
+      if (!c.value) {
+        rc.removed_services.push_back(c.id);
+      } else if (auto r = config::parse_service(*c.value)) {
+        rc.services.push_back(std::move(r.value()));
+      }
+    } else if (c.type == "upstreams") {
+      if (!c.value) {
+        rc.removed_upstreams.push_back(c.id);
+      } else if (auto r = config::parse_upstream(*c.value)) {
+        rc.upstreams.push_back(std::move(r.value()));
+      }
+    }
+  }
+  return rc;
+}
+
+}  // namespace
+
 Result<void> Server::start() {
   std::string config_path =
       options_.config_path.empty() ? path("conf/config.yaml") : options_.config_path;
@@ -123,8 +170,10 @@ Result<void> Server::start() {
                            ")");
     }
   } else if (provider == "embedded") {
-    // Routes come from the Admin API. Until the durable store lands (issue 5) they live in
-    // memory and a restart starts empty.
+    // Routes come from the Admin API and live in the durable embedded store.
+    if (auto opened = open_embedded_store(); !opened) {
+      return opened.error();
+    }
     if (config_.enable_admin) {
       auto options = admin_options();
       if (!options) {
@@ -132,7 +181,14 @@ Result<void> Server::start() {
       }
       admin_ = std::make_unique<admin::AdminServer>(
           control_, std::move(options.value()),
-          [this](const std::vector<admin::Change>& changes) { apply_admin_changes(changes); });
+          [this](const std::vector<admin::Change>& changes) { apply_admin_changes(changes); },
+          store_.get());
+      auto listed = list_now(*store_, "");
+      if (!listed) {
+        return Error::config("cannot read the embedded store in " + path("data/store") + ": " +
+                             listed.error().context);
+      }
+      loaded_changes_ = admin_->load(listed->items);
       if (auto listened = admin_->listen(); !listened) {
         return Error::config("cannot listen on the Admin API address " + config_.admin_listen.ip +
                              ":" + std::to_string(config_.admin_listen.port) + ": " +
@@ -184,6 +240,14 @@ Result<void> Server::start() {
     core::Endpoint::parse(config_.admin_listen.ip, admin_->bound_port(), shown);
     listen_report += "admin " + shown.to_string() + "\n";
   }
+  if (config_.enable_control) {
+    if (auto started = start_control_api(); !started) {
+      return started.error();
+    }
+    core::Endpoint shown;
+    core::Endpoint::parse(config_.control.ip, control_api_->bound_port(), shown);
+    listen_report += "control " + shown.to_string() + "\n";
+  }
 
   if (config_.enable_access_log) {
     std::string access_path = path(config_.access_log);
@@ -192,8 +256,32 @@ Result<void> Server::start() {
       return Error::config("cannot open access log " + access_path + ": " + std::strerror(errno));
     }
   }
+  // Domain nodes and dns discovery (core.md §7.3, §7.4): resolved on this loop, never while
+  // a snapshot is built; each answer that arrives or changes recompiles what uses it.
+  auto dns_options = dns_node_options(config_.raw, config_.enable_ipv6);
+  if (!dns_options) {
+    return dns_options.error();
+  }
+  auto on_names_changed = [this](const std::vector<std::string>& names) {
+    if (!stopping_ && builder_) {
+      publish(builder_->refresh_names(names, ++version_));
+    }
+  };
+  auto node_source =
+      DnsNodeSource::create(control_, std::move(dns_options.value()), on_names_changed);
+  if (!node_source) {
+    return node_source.error();
+  }
+  node_source_ = std::move(node_source.value());
   builder_ = std::make_unique<SnapshotBuilder>(settings_, worker_count);
+  builder_->set_node_source(node_source_.get());
   auto snapshot = builder_->build(resources_, ++version_);
+  if (!loaded_changes_.empty()) {
+    snapshot = builder_->apply(to_resource_changes(loaded_changes_), ++version_);
+    core::log(core::LogLevel::Notice, "loaded ", loaded_changes_.size(),
+              " resources from the embedded store");
+    loaded_changes_.clear();
+  }
   for (uint32_t w = 0; w < worker_count; ++w) {
     workers_.push_back(
         std::make_unique<Worker>(w, std::move(per_worker[w]), snapshot, access_log_fd_));
@@ -205,6 +293,11 @@ Result<void> Server::start() {
     admin_->start();
     core::spawn(admin_housekeeping());
   }
+  if (control_api_) {
+    control_api_->start();
+  }
+  health_checker_ = std::make_unique<upstream::HealthChecker>(control_);
+  sync_health_checks();
   write_file_atomic(path("logs/apisix.pid"), std::to_string(::getpid()) + "\n");
   write_file_atomic(path("logs/listen"), listen_report);
   core::log(core::LogLevel::Notice, "apisix-cpp started: ", worker_count, " workers, provider ",
@@ -257,6 +350,72 @@ void Server::publish(std::shared_ptr<const Snapshot> snapshot) {
   for (auto& w : workers_) {
     w->publish(snapshot);
   }
+  sync_health_checks();
+}
+
+void Server::sync_health_checks() {
+  if (health_checker_ && builder_ && !stopping_) {
+    health_checker_->sync(builder_->health_registry().list());
+  }
+}
+
+void Server::stop_health_and_control() {
+  if (health_checker_) {
+    health_checker_->stop_all();
+  }
+  if (control_api_) {
+    control_api_->stop();
+  }
+}
+
+upstream::HealthReportItem Server::health_item(const SnapshotBuilder::HealthSource& source) const {
+  // APISIX names a checker by its resource's key: "/apisix/upstreams/1" with etcd,
+  // "/upstreams/1" in standalone mode.
+  upstream::HealthReportItem item;
+  item.name = resource_key_prefix_ + "/" + source.kind + "/" + source.id;
+  item.type = source.type;
+  item.health = source.health;
+  return item;
+}
+
+Result<void> Server::start_control_api() {
+  resource_key_prefix_ = standalone_path_.empty() ? "/apisix" : "";
+  if (const auto* root = config_.raw.if_object(); root != nullptr && standalone_path_.empty()) {
+    const auto* deployment = root->if_contains("deployment");
+    const auto* etcd = deployment != nullptr && deployment->is_object()
+                           ? deployment->get_object().if_contains("etcd")
+                           : nullptr;
+    const auto* prefix =
+        etcd != nullptr && etcd->is_object() ? etcd->get_object().if_contains("prefix") : nullptr;
+    if (prefix != nullptr && prefix->is_string()) {
+      resource_key_prefix_ = std::string(prefix->get_string());
+    }
+  }
+  admin::HealthSources sources;
+  sources.list = [this] {
+    std::vector<upstream::HealthReportItem> items;
+    if (builder_) {
+      for (const auto& source : builder_->health_sources()) {
+        items.push_back(health_item(source));
+      }
+    }
+    return items;
+  };
+  sources.find = [this](std::string_view kind,
+                        std::string_view id) -> std::optional<upstream::HealthReportItem> {
+    std::optional<SnapshotBuilder::HealthSource> source;
+    if (!builder_ || !builder_->find_health_source(kind, id, source)) {
+      return std::nullopt;
+    }
+    return source ? health_item(*source) : upstream::HealthReportItem{};
+  };
+  admin::ControlOptions options{config_.control.ip, config_.control.port, settings_->server_header};
+  control_api_ = std::make_unique<admin::ControlServer>(control_, options, std::move(sources));
+  if (auto listened = control_api_->listen(); !listened) {
+    return Error::config("cannot listen on the Control API address " + config_.control.ip + ":" +
+                         std::to_string(config_.control.port) + ": " + listened.error().context);
+  }
+  return {};
 }
 
 void Server::reload() {
@@ -395,30 +554,23 @@ Result<admin::AdminOptions> Server::admin_options() {
   return o;
 }
 
-void Server::apply_admin_changes(const std::vector<admin::Change>& changes) {
-  ResourceChanges rc;
-  for (const admin::Change& c : changes) {
-    if (c.type == "routes") {
-      if (!c.value) {
-        rc.removed_routes.push_back(c.id);
-      } else if (auto r = config::parse_route(*c.value)) {
-        rc.routes.push_back(std::move(r.value()));
-      }
-    } else if (c.type == "services") {
-      if (!c.value) {
-        rc.removed_services.push_back(c.id);
-      } else if (auto r = config::parse_service(*c.value)) {
-        rc.services.push_back(std::move(r.value()));
-      }
-    } else if (c.type == "upstreams") {
-      if (!c.value) {
-        rc.removed_upstreams.push_back(c.id);
-      } else if (auto r = config::parse_upstream(*c.value)) {
-        rc.upstreams.push_back(std::move(r.value()));
-      }
-    }
+Result<void> Server::open_embedded_store() {
+  store::EmbeddedOptions options;
+  options.data_dir = path("data/store");
+  auto opened = store::EmbeddedStore::open(control_, std::move(options));
+  if (!opened) {
+    return Error::config("cannot open the embedded store in " + path("data/store") + ": " +
+                         opened.error().context);
   }
-  publish(builder_->apply(rc, ++version_));
+  if (!(*opened)->recovery_note().empty()) {
+    core::log_warn("embedded store: ", (*opened)->recovery_note());
+  }
+  store_ = std::move(opened.value());
+  return {};
+}
+
+void Server::apply_admin_changes(const std::vector<admin::Change>& changes) {
+  publish(builder_->apply(to_resource_changes(changes), ++version_));
 }
 
 core::Task<void> Server::admin_housekeeping() {
@@ -448,6 +600,9 @@ core::Task<void> Server::wait_for_workers() {
     for (auto& w : workers_) {
       all = all && w->finished();
     }
+    if (health_checker_ && !health_checker_->idle()) {
+      all = false;  // probes in flight end within their timeout
+    }
     if (all) {
       break;
     }
@@ -474,6 +629,7 @@ core::Task<void> Server::signal_loop(int signal_fd) {
         if (admin_) {
           admin_->stop();
         }
+        stop_health_and_control();
         for (auto& w : workers_) {
           w->stop();
         }
@@ -485,6 +641,7 @@ core::Task<void> Server::signal_loop(int signal_fd) {
         if (admin_) {
           admin_->stop();
         }
+        stop_health_and_control();
         for (auto& w : workers_) {
           w->quit();
         }

@@ -8,13 +8,16 @@
 #include <vector>
 
 #include "admin/admin_server.h"
+#include "admin/control_server.h"
 #include "config/gateway_config.h"
 #include "config/standalone.h"
 #include "core/loop.h"
 #include "core/result.h"
+#include "gateway/dns_nodes.h"
 #include "gateway/settings.h"
 #include "gateway/snapshot.h"
 #include "gateway/worker.h"
+#include "upstream/health_checker.h"
 
 namespace apisix::gateway {
 
@@ -45,10 +48,17 @@ class Server {
   void reload();
   void publish();
   void publish(std::shared_ptr<const Snapshot> snapshot);
+  // Health checks and the Control API (core.md §7.7, §8.1).
+  Result<void> start_control_api();
+  void sync_health_checks();
+  void stop_health_and_control();
+  upstream::HealthReportItem health_item(const SnapshotBuilder::HealthSource& source) const;
   // The Admin API (embedded provider): options from deployment.admin, and the changes it
   // accepts turned into snapshots.
   Result<admin::AdminOptions> admin_options();
   void apply_admin_changes(const std::vector<admin::Change>& changes);
+  // Opens the embedded store in PREFIX/data/store and loads what it holds into the Admin API.
+  Result<void> open_embedded_store();
   core::Task<void> admin_housekeeping();
   std::string path(const std::string& relative) const;
 
@@ -66,9 +76,18 @@ class Server {
   FileStamp standalone_stamp_;
   uint64_t version_ = 0;
   std::unique_ptr<SnapshotBuilder> builder_;
+  std::unique_ptr<store::ConfigStore> store_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::vector<admin::Change> loaded_changes_;  // from the store at start, for the first snapshot
   std::vector<std::unique_ptr<Worker>> workers_;
   core::Loop control_;
+  // After control_: they run on it and must go first.
+  std::unique_ptr<upstream::HealthChecker> health_checker_;
+  std::unique_ptr<admin::ControlServer> control_api_;
+  // Resolves domain nodes and dns discovery on control_; its answers recompile the upstreams
+  // that use them (core.md §7.3, §7.4).
+  std::unique_ptr<DnsNodeSource> node_source_;
+  std::string resource_key_prefix_;  // "/apisix" (etcd-like keys), "" for the yaml provider
   int exit_code_ = 0;
   int access_log_fd_ = -1;
   bool stopping_ = false;

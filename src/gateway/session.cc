@@ -101,6 +101,32 @@ bool is_idempotent(http::Method m) {
          m != http::Method::Other;
 }
 
+// The node the current try holds in its upstream's balancer: least_conn counts it as in
+// flight until it is released, which happens before the next try and on every way out of the
+// request, co_return included (core.md §7.5). Lives in the request's coroutine frame.
+class HeldNode {
+ public:
+  HeldNode() = default;
+  HeldNode(const HeldNode&) = delete;
+  HeldNode& operator=(const HeldNode&) = delete;
+  ~HeldNode() { release(); }
+
+  void hold(const upstream::Balancer& balancer, uint32_t node) {
+    release();
+    balancer_ = &balancer;
+    node_ = node;
+  }
+  void release() {
+    if (balancer_ != nullptr && !std::exchange(balancer_, nullptr)->release(node_)) {
+      core::log_error("balancer: node ", node_, " released without a pick");
+    }
+  }
+
+ private:
+  const upstream::Balancer* balancer_ = nullptr;
+  uint32_t node_ = 0;
+};
+
 void append_number(std::string& out, uint64_t n) {
   char digits[24];
   int len = 0;
@@ -133,6 +159,16 @@ std::string_view host_for_matching(std::string_view host, std::string& scratch) 
     }
   }
   return scratch;
+}
+
+// "host[:port]" or "[v6][:port]" -> the host part, brackets kept.
+std::string_view host_without_port(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(0, close + 1);
+  }
+  size_t colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
 std::string_view port_of_host(std::string_view host) {
@@ -169,8 +205,8 @@ class Session {
   Task<bool> write_client(std::string_view data);
   Task<After> respond_error(int status, bool close);
   Task<After> handle(const Snapshot& snap, const http::RequestHead& head);
-  Task<After> proxy(const Snapshot& snap, const CompiledRoute& route,
-                    const http::RequestHead& head);
+  Task<After> proxy(const Snapshot& snap, const CompiledRoute& route, const http::RequestHead& head,
+                    uint32_t key_hash);
   Task<bool> send_continue_once();
 
   Worker& worker_;
@@ -189,11 +225,12 @@ class Session {
   std::unique_ptr<core::Buffer> upstream_in_;
   std::string scratch_path_;
   std::string scratch_host_;
-  std::string client_host_;  // the request's Host, kept past the head's buffer
-  std::string line_;         // upstream request line
-  std::string host_line_;    // "Host: ...\r\n", per try
-  std::string rest_;         // the other request fields and the blank line
-  std::string body_;         // a replayable request body
+  std::string client_host_;   // the request's Host, kept past the head's buffer
+  std::string line_;          // upstream request line
+  std::string host_line_;     // "Host: ...\r\n", per try
+  std::string tls_pool_key_;  // pool key of an https try (node key, SNI, client cert)
+  std::string rest_;          // the other request fields and the blank line
+  std::string body_;          // a replayable request body
   std::string response_head_;
   std::string statuses_;  // $upstream_status, e.g. "502, 200"
   http::RequestHead head_;
@@ -403,11 +440,28 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
     bool ok = co_await write_client(response);
     co_return (ok && !close) ? After::KeepAlive : After::Close;
   }
-  co_return co_await proxy(snap, snap.routes[payload], head);
+  // chash: the key hash comes from the request's variables, read while the head is valid.
+  const CompiledRoute& route = snap.routes[payload];
+  uint32_t key_hash = 0;
+  if (route.upstream->balancer.type() == upstream::BalancerType::Chash) {
+    key_hash = route.upstream->balancer.chash_key().hash(
+        [&vars](std::string_view name) -> std::optional<std::string_view> {
+          router::VarValue value = vars.get(router::parse_var_ref(name));
+          switch (value.kind) {
+            case router::VarValue::Kind::String:
+              return value.str;
+            case router::VarValue::Kind::Bool:  // `?a` without `=`: $arg_a is ""
+              return value.boolean ? std::optional<std::string_view>(""sv) : std::nullopt;
+            default:
+              return std::nullopt;  // consumer_name: no consumers yet
+          }
+        });
+  }
+  co_return co_await proxy(snap, route, head, key_hash);
 }
 
 Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& route,
-                                    const http::RequestHead& head) {
+                                    const http::RequestHead& head, uint32_t key_hash) {
   const CompiledUpstream& up = *route.upstream;
   const Timeouts& timeouts = route.timeout ? *route.timeout : up.timeout;
   const http::Method method = head.method;
@@ -499,6 +553,13 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   // ---- tries ----
   statuses_.clear();
   upstream::TriedSet tried;
+  HeldNode held;
+  int64_t picked = -1;          // the node of the current try
+  core::TimePoint try_start{};  // when the current try began (ewma's response time)
+  upstream::UpstreamHealth* health = up.health.get();
+  if (health != nullptr) {
+    health->touch();
+  }
   const bool single_node = up.nodes.size() == 1;
   int tries_left = up.retries + 1;
   core::TimePoint first_pick = loop_.now();
@@ -528,10 +589,25 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         last_failure = 502;
         break;
       }
-      int64_t index = up.pick(worker_.id(), tried);
+      if (picked >= 0) {
+        // The previous try failed and is retried: tell its checker, as APISIX's balancer does
+        // before a retry (core.md §7.6), and give its least_conn slot back.
+        if (health != nullptr) {
+          if (last_failure == 504) {
+            health->report_timeout(static_cast<size_t>(picked));
+          } else {
+            health->report_tcp_failure(static_cast<size_t>(picked));
+          }
+        }
+        held.release();
+      }
+      int64_t index = up.pick(worker_.id(), tried, key_hash, loop_.now());
       if (index < 0) {
         break;
       }
+      picked = index;
+      held.hold(up.balancer, static_cast<uint32_t>(index));
+      try_start = loop_.now();
       --tries_left;
       node = &up.nodes[index];
       if (logging_) {
@@ -545,29 +621,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       }
     }
 
-    bool reused = false;
-    if (!fresh_only) {
-      conn = worker_.pool().take(node->pool_key, loop_.now(), up.pool);
-    }
-    if (conn.socket.is_open()) {
-      reused = true;
-    } else {
-      core::ConnectResult c =
-          co_await core::connect_tcp(loop_, node->endpoint, loop_.now() + timeouts.connect);
-      if (c.error != IoError::None) {
-        last_failure = c.error == IoError::Timeout ? 504 : 502;
-        core::log_error("upstream ", node->endpoint.to_string(),
-                        " connect failed: ", core::to_string(c.error));
-        if (!statuses_.empty()) {
-          statuses_ += ", "sv;
-        }
-        append_number(statuses_, static_cast<uint64_t>(last_failure));
-        continue;
-      }
-      conn = PooledConnection{std::move(c.socket), 0};
-    }
-
-    // Host line for this try (core.md §7.8).
+    // Host line for this try (core.md §7.8); for https it also names the SNI and the pool.
     host_line_.assign("Host: ");
     switch (up.pass_host) {
       case PassHost::Pass:
@@ -581,13 +635,71 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         break;
     }
     host_line_ += "\r\n"sv;
+    const std::string* pool_key = &node->pool_key;
+    if (up.is_https) {
+      // core.md §7.9: an https connection belongs to its SNI (APISIX appends $upstream_host,
+      // the Host sent) and client certificate as well as to the node.
+      tls_pool_key_.assign(node->pool_key);
+      tls_pool_key_ += '#';
+      tls_pool_key_ += std::string_view(host_line_).substr(6, host_line_.size() - 8);
+      tls_pool_key_ += up.tls_pool_suffix;
+      pool_key = &tls_pool_key_;
+    }
+
+    bool reused = false;
+    if (!fresh_only) {
+      conn = worker_.pool().take(*pool_key, loop_.now(), up.pool);
+    }
+    if (conn.stream.is_open()) {
+      reused = true;
+    } else {
+      core::TimePoint connect_deadline = loop_.now() + timeouts.connect;
+      core::ConnectResult c = co_await core::connect_tcp(loop_, node->endpoint, connect_deadline);
+      const char* step = "connect";
+      std::string tls_reason;  // OpenSSL's reason when a handshake failed
+      if (c.error == IoError::None && !up.is_https) {
+        conn = PooledConnection{UpstreamStream(std::move(c.socket)), 0};
+      } else if (c.error == IoError::None) {
+        // nginx bounds the handshake by proxy_connect_timeout too, and a failed handshake
+        // moves on to the next node like a failed connect (proxy_next_upstream error).
+        step = "TLS handshake";
+        if (!up.tls) {
+          core::log_error("upstream ", up.key, ": no TLS client context (see the error at load)");
+          c.error = IoError::Other;
+        } else {
+          auto tls = std::make_unique<tls::TlsStream>(std::move(c.socket), up.tls);
+          std::string_view host_value =
+              std::string_view(host_line_).substr(6, host_line_.size() - 8);
+          // SNI = the Host sent without its port, as nginx's proxy_ssl_name $upstream_host
+          // (core.md §7.8); TlsStream leaves IP literals out.
+          IoResult hs = co_await tls->handshake(host_without_port(host_value), connect_deadline);
+          if (hs.ok()) {
+            conn = PooledConnection{UpstreamStream(std::move(tls)), 0};
+          } else {
+            tls_reason = tls->error_message();
+            c.error = hs.error == IoError::None ? IoError::Other : hs.error;
+          }
+        }
+      }
+      if (c.error != IoError::None) {
+        last_failure = c.error == IoError::Timeout ? 504 : 502;
+        core::log_error("upstream ", node->endpoint.to_string(), " ", step,
+                        " failed: ", core::to_string(c.error), tls_reason.empty() ? "" : " (",
+                        tls_reason, tls_reason.empty() ? "" : ")");
+        if (!statuses_.empty()) {
+          statuses_ += ", "sv;
+        }
+        append_number(statuses_, static_cast<uint64_t>(last_failure));
+        continue;
+      }
+    }
 
     iovec iov[4] = {{line_.data(), line_.size()},
                     {host_line_.data(), host_line_.size()},
                     {rest_.data(), rest_.size()},
                     {body_.data(), body_.size()}};
     core::TimePoint send_deadline = loop_.now() + timeouts.send;
-    IoResult sent = co_await conn.socket.write_all(std::span<iovec>(iov, 4), send_deadline);
+    IoResult sent = co_await conn.stream.write_all(std::span<iovec>(iov, 4), send_deadline);
     IoError failure = sent.error;
 
     // A streamed body follows the head; once any of it is sent, no retry is possible.
@@ -609,7 +721,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
             client_deadline = loop_.now() + settings_->client_body_timeout;
           }
           size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, in_.size()));
-          IoResult w = co_await conn.socket.write_all(in_.readable().substr(0, take),
+          IoResult w = co_await conn.stream.write_all(in_.readable().substr(0, take),
                                                       loop_.now() + timeouts.send);
           failure = w.error;
           in_.consume(take);
@@ -630,7 +742,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
                 if (settings_->client_max_body_size != 0 &&
                     decoder.body_bytes() > settings_->client_max_body_size) {
                   // The node got a truncated request; dropping its connection tells it so.
-                  conn.socket.close();
+                  conn.stream.close();
                   co_return co_await respond_error(413, true);
                 }
                 break;
@@ -648,7 +760,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
             }
           }
           if (ready > 0) {
-            IoResult w = co_await conn.socket.write_all(in_.readable().substr(0, ready),
+            IoResult w = co_await conn.stream.write_all(in_.readable().substr(0, ready),
                                                         loop_.now() + timeouts.send);
             failure = w.error;
             in_.consume(ready);
@@ -704,7 +816,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
             break;
           }
         }
-        IoResult r = co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+        IoResult r = co_await conn.stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
         if (!r.ok()) {
           failure = r.error;
           break;
@@ -716,7 +828,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       break;
     }
     // This try failed before any of the response reached the client.
-    conn.socket.close();
+    conn.stream.close();
     bool nothing_received = uin.empty();
     if (reused && nothing_received && !stale_retry_used && replayable &&
         (failure == IoError::Eof || failure == IoError::Reset)) {
@@ -738,6 +850,10 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   }
 
   if (!got_head) {
+    // core.md §7.7: with `checks.passive`, the final status is classified, even our own.
+    if (health != nullptr && picked >= 0 && health->config().passive_configured) {
+      health->report_http_status(static_cast<size_t>(picked), last_failure);
+    }
     if (statuses_.empty()) {
       append_number(statuses_, static_cast<uint64_t>(last_failure));
     }
@@ -755,6 +871,9 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
 
   // ---- relay the response ----
   const http::ResponseHead& resp = response_;
+  if (health != nullptr && health->config().passive_configured) {
+    health->report_http_status(static_cast<size_t>(picked), resp.status);
+  }
   if (!statuses_.empty()) {
     statuses_ += ", "sv;
   }
@@ -843,7 +962,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       while (client_ok && remaining > 0) {
         uin.clear();
         size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, uin.writable()));
-        IoResult r = co_await conn.socket.read_some(uin.write_ptr(), want, read_deadline);
+        IoResult r = co_await conn.stream.read_some(uin.write_ptr(), want, read_deadline);
         if (!r.ok()) {
           core::log_error("upstream ", node->endpoint.to_string(),
                           " failed mid-body: ", core::to_string(r.error));
@@ -896,7 +1015,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
             break;
           }
           IoResult r =
-              co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+              co_await conn.stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
           if (!r.ok()) {
             break;
           }
@@ -928,7 +1047,7 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         if (!client_ok) {
           break;
         }
-        IoResult r = co_await conn.socket.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+        IoResult r = co_await conn.stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
         if (r.error == IoError::Eof) {
           upstream_done = true;
           if (encode_chunks) {
@@ -953,15 +1072,20 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     record_.upstream_status = statuses_;
     record_.upstream_response_time =
         std::chrono::duration<double>(loop_.now() - first_pick).count();
-    record_.upstream_scheme_host_uri = "http://" + host_line_.substr(6, host_line_.size() - 8);
+    record_.upstream_scheme_host_uri =
+        (up.is_https ? "https://" : "http://") + host_line_.substr(6, host_line_.size() - 8);
     record_.upstream_scheme_host_uri +=
         line_.substr(line_.find(' ') + 1, line_.rfind(' ') - line_.find(' ') - 1);
   }
-  if (upstream_done && upstream_reusable && uin.empty() && conn.socket.is_open()) {
+  // ewma: this try's connect + response time (core.md §7.5); a no-op for other types.
+  up.balancer.report(static_cast<uint32_t>(picked), loop_.now() - try_start, loop_.now());
+  held.release();
+  if (upstream_done && upstream_reusable && uin.empty() && conn.stream.is_open()) {
     ++conn.requests;
-    worker_.pool().put(node->pool_key, std::move(conn), loop_.now(), up.pool);
+    worker_.pool().put(up.is_https ? tls_pool_key_ : node->pool_key, std::move(conn), loop_.now(),
+                       up.pool);
   } else {
-    conn.socket.close();
+    conn.stream.close();
   }
   if (!upstream_done) {
     co_return After::Close;  // the client saw a truncated body; closing tells it so

@@ -4,7 +4,7 @@
 #include <map>
 #include <unordered_set>
 
-#include <netdb.h>
+#include <numeric>
 
 #include "config/standalone.h"
 #include "core/log.h"
@@ -26,66 +26,151 @@ uint16_t default_port(const std::string& scheme) {
   return (scheme == "https" || scheme == "grpcs") ? 443 : 80;
 }
 
-// Resolves a node host to an endpoint. Domain names are resolved here, on the control thread,
-// once per snapshot (background re-resolution with TTLs arrives with the DNS work, #4).
-bool resolve(const std::string& host, uint16_t port, core::Endpoint& out) {
-  if (core::Endpoint::parse(host, port, out)) {
-    return true;
+// Appends one node with address `ip` (IPv6 bracketed or not) for `host` (the IP itself, or
+// the domain it came from).
+void add_node(const config::Upstream& up, std::string host, const std::string& ip, uint16_t port,
+              int weight, int priority, std::vector<UpstreamNode>& out) {
+  UpstreamNode n;
+  if (!core::Endpoint::parse(ip, port, n.endpoint)) {
+    return;  // a NodeSource only hands out IP literals; a bad one is dropped
   }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* result = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &result) != 0 || result == nullptr) {
-    return false;
+  n.port = port;
+  n.weight = weight;
+  n.priority = priority;
+  n.host_header = host;
+  if (port != default_port(up.scheme)) {
+    n.host_header += ":" + std::to_string(port);
   }
-  std::memcpy(&out.addr, result->ai_addr, result->ai_addrlen);
-  out.len = result->ai_addrlen;
-  if (out.addr.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&out.addr)->sin_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&out.addr)->sin6_port = htons(port);
-  }
-  ::freeaddrinfo(result);
-  return true;
+  // Pooled per address, as APISIX pools per picked server: a domain whose records change
+  // never reuses connections to its old addresses.
+  n.pool_key = up.scheme + "#" +
+               (ip.find(':') != std::string::npos && ip.front() != '[' ? "[" + ip + "]" : ip) +
+               "#" + std::to_string(port);
+  n.host = std::move(host);
+  out.push_back(std::move(n));
 }
 
-std::shared_ptr<const CompiledUpstream> compile_upstream(const config::Upstream& up,
-                                                         const std::string& key,
-                                                         const RuntimeSettings& settings,
-                                                         uint32_t worker_count) {
-  auto out = std::make_shared<CompiledUpstream>();
-  out->key = key;
-  for (const config::Node& node : up.nodes) {
-    UpstreamNode n;
-    n.host = node.host;
-    n.port = node.port != 0 ? node.port : default_port(up.scheme);
-    n.weight = node.weight;
-    n.priority = node.priority;
-    if (!resolve(n.host, n.port, n.endpoint)) {
-      core::log_error("failed to resolve upstream node ", n.host, " of ", key);
+// The nodes of `up` (core.md §7.2-§7.4), never blocking: addresses of domain nodes and nodes
+// of discovered services come from `source` (none while it has no answer yet, so an upstream
+// whose names are all unresolved has no node and its routes answer 503). Every name asked
+// for is appended to `names`. Returns how many configured nodes (domain nodes counted once)
+// or discovered nodes made it, for the default retry count.
+//
+// A domain node: APISIX resolves it per request to ONE address chosen at random among the
+// answers (core.md §7.3). We expand it instead into one node per address, splitting the
+// node's weight evenly between them (all weights of the upstream are scaled by the LCM of the
+// address counts so they stay integers): over many requests each address gets the same share
+// as with APISIX's random choice, the balancers and health checks see plain IP nodes, and a
+// record change is just a recompile. The retry default still counts the domain node once.
+size_t expand_nodes(const config::Upstream& up, const std::string& key, NodeSource* source,
+                    std::vector<std::string>& names, std::vector<UpstreamNode>& out) {
+  if (!up.discovery_type.empty()) {
+    std::string name = up.discovery_type + ":" + up.service_name;
+    names.push_back(name);
+    const std::vector<upstream::DiscoveredNode>* found =
+        source != nullptr ? source->nodes(name) : nullptr;
+    if (found == nullptr) {
+      core::log(core::LogLevel::Info, "upstream ", key, ": no nodes for service ", up.service_name,
+                " (", up.discovery_type, ") yet");
+      return 0;
+    }
+    for (const upstream::DiscoveredNode& d : *found) {
+      uint16_t port = d.port != 0 ? d.port : default_port(up.scheme);
+      add_node(up, d.host, d.host, port, d.weight, d.priority, out);
+    }
+    return out.size();
+  }
+  // Address lists of the domain nodes, in node order (nullptr for IP nodes).
+  std::vector<const std::vector<upstream::DiscoveredNode>*> addresses(up.nodes.size(), nullptr);
+  int64_t scale = 1;
+  for (size_t i = 0; i < up.nodes.size(); ++i) {
+    const config::Node& node = up.nodes[i];
+    if (node.host_is_ip) {
       continue;
     }
-    n.host_header = n.host;
-    if (n.port != default_port(up.scheme)) {
-      n.host_header += ":" + std::to_string(n.port);
+    names.push_back(node.host);
+    addresses[i] = source != nullptr ? source->nodes(node.host) : nullptr;
+    if (addresses[i] == nullptr || addresses[i]->empty()) {
+      core::log(core::LogLevel::Info, "upstream ", key, ": node ", node.host,
+                " is not resolved yet; left out");
+      continue;
     }
-    n.pool_key = up.scheme + "#" + n.host + "#" + std::to_string(n.port);
-    out->nodes.push_back(std::move(n));
+    scale = std::lcm(scale, static_cast<int64_t>(addresses[i]->size()));
   }
-  // Priority groups, highest first (core.md §7.5).
-  std::map<int, std::vector<uint32_t>, std::greater<>> by_priority;
-  for (uint32_t i = 0; i < out->nodes.size(); ++i) {
-    by_priority[out->nodes[i].priority].push_back(i);
+  if (scale > 1000) {
+    scale = 1;  // absurd address counts: keep weights unsplit rather than overflow
   }
-  for (auto& [priority, indices] : by_priority) {
-    std::vector<int> weights;
-    for (uint32_t i : indices) {
-      weights.push_back(out->nodes[i].weight);
+  size_t made = 0;
+  for (size_t i = 0; i < up.nodes.size(); ++i) {
+    const config::Node& node = up.nodes[i];
+    uint16_t port = node.port != 0 ? node.port : default_port(up.scheme);
+    if (node.host_is_ip) {
+      add_node(up, node.host, node.host, port, static_cast<int>(node.weight * scale), node.priority,
+               out);
+      ++made;
+      continue;
     }
-    out->groups.emplace_back(indices, std::move(weights));
+    if (addresses[i] == nullptr || addresses[i]->empty()) {
+      continue;
+    }
+    int64_t count = static_cast<int64_t>(addresses[i]->size());
+    int weight = static_cast<int>(scale > 1 ? node.weight * scale / count : node.weight);
+    for (const upstream::DiscoveredNode& address : *addresses[i]) {
+      add_node(up, node.host, address.host, port, weight, node.priority, out);
+    }
+    ++made;
   }
-  out->retries =
-      up.retries >= 0 ? up.retries : std::max<int>(0, static_cast<int>(out->nodes.size()) - 1);
+  return made;
+}
+
+// The TLS client context of an https upstream (core.md §4.4, §7.8): APISIX does not verify
+// upstream certificates when proxying; `tls.client_cert`/`tls.client_key` give mTLS.
+void compile_tls(const config::Upstream& up, const std::string& key, CompiledUpstream& out) {
+  out.is_https = true;
+  tls::ClientTlsOptions options;
+  options.verify = false;
+  if (const boost::json::value* t = up.raw.if_contains("tls"); t != nullptr && t->is_object()) {
+    const boost::json::object& o = t->get_object();
+    if (const auto* cert = o.if_contains("client_cert"); cert && cert->is_string()) {
+      options.client_cert_pem = std::string(cert->get_string());
+    }
+    if (const auto* pkey = o.if_contains("client_key"); pkey && pkey->is_string()) {
+      options.client_key_pem = std::string(pkey->get_string());
+    }
+    if (o.contains("client_cert_id")) {
+      // SSL objects of type client are not compiled yet: answer 502 as for a missing one
+      // (core.md §7.1 step 5).
+      core::log_error("upstream ", key, ": tls.client_cert_id is not supported yet");
+      return;
+    }
+  }
+  if (!options.client_cert_pem.empty()) {
+    // Pool identity (core.md §7.9): APISIX appends the certificate text; a digest of it
+    // keeps keys short.
+    out.tls_pool_suffix = "#" + std::to_string(std::hash<std::string>{}(options.client_cert_pem));
+  }
+  auto context = tls::TlsContext::create_client(options);
+  if (!context) {
+    core::log_error("upstream ", key, ": ", context.error().context);
+    return;
+  }
+  out.tls = std::move(context.value());
+}
+
+// The upstream's nodes and settings; the balancer and health state are attached by
+// SnapshotBuilder::make_upstream().
+std::shared_ptr<CompiledUpstream> compile_upstream(const config::Upstream& up,
+                                                   const std::string& key,
+                                                   const RuntimeSettings& settings,
+                                                   uint32_t worker_count, NodeSource* source,
+                                                   std::vector<std::string>& names) {
+  auto out = std::make_shared<CompiledUpstream>();
+  out->key = key;
+  size_t node_count = expand_nodes(up, key, source, names, out->nodes);
+  if (up.scheme == "https") {
+    compile_tls(up, key, *out);
+  }
+  out->retries = up.retries >= 0 ? up.retries : std::max<int>(0, static_cast<int>(node_count) - 1);
   out->retry_timeout = seconds_to_ms(up.retry_timeout);
   if (up.timeout) {
     out->timeout = to_timeouts(*up.timeout);
@@ -108,28 +193,39 @@ std::shared_ptr<const CompiledUpstream> compile_upstream(const config::Upstream&
     out->pool.idle_timeout = seconds_to_ms(up.keepalive_pool->idle_timeout);
     out->pool.requests = up.keepalive_pool->requests;
   }
-  if (up.type != "roundrobin") {
-    core::log_warn("upstream ", key, ": balancer type \"", up.type,
-                   "\" is not built yet; using roundrobin");
-  }
-  out->per_worker.resize(worker_count);
-  for (auto& state : out->per_worker) {
-    state.groups.resize(out->groups.size());
-  }
+  (void)worker_count;
   return out;
 }
 
 }  // namespace
 
-int64_t CompiledUpstream::pick(uint32_t worker, const upstream::TriedSet& tried) const {
-  WorkerBalancerState& state = per_worker[worker];
-  for (size_t g = 0; g < groups.size(); ++g) {
-    int64_t node = groups[g].pick(state.groups[g], tried);
-    if (node >= 0) {
-      return node;
+int64_t CompiledUpstream::pick(uint32_t worker, const upstream::TriedSet& tried, uint32_t key_hash,
+                               upstream::EwmaClock::time_point now) const {
+  upstream::PickInput input;
+  input.key_hash = key_hash;
+  input.now = now;
+  // The health bits are copied once per pick, so that "any healthy?" and the per-node tests
+  // see the same state while checkers flip bits concurrently.
+  constexpr size_t kInlineWords = 4;
+  uint64_t inline_words[kInlineWords];
+  std::vector<uint64_t> heap_words;
+  if (health) {
+    upstream::HealthyView view = health->healthy();
+    size_t words = (view.size() + 63) / 64;
+    uint64_t* out = inline_words;
+    if (words > kInlineWords) {
+      heap_words.resize(words);
+      out = heap_words.data();
     }
+    std::fill(out, out + words, 0);
+    for (size_t i = 0; i < view.size(); ++i) {
+      if (view.test(i)) {
+        out[i / 64] |= uint64_t{1} << (i % 64);
+      }
+    }
+    input.health = upstream::HealthMask(std::span<const uint64_t>(out, words));
   }
-  return -1;
+  return balancer.pick(worker, tried, input);
 }
 
 void RouteSlots::set(size_t slot, std::shared_ptr<const CompiledRoute> route) {
@@ -224,6 +320,275 @@ void SnapshotBuilder::link(const config::Route& route, bool add) {
   update(routes_by_upstream_, route.upstream_id);
 }
 
+namespace {
+
+// "/apisix/upstreams/1" -> "upstreams/1", the HealthRegistry's key.
+std::string_view health_key(std::string_view key) {
+  constexpr std::string_view kPrefix = "/apisix/";
+  return key.starts_with(kPrefix) ? key.substr(kPrefix.size()) : key;
+}
+
+const boost::json::value* checks_of(const config::Upstream& up) {
+  return up.raw.if_contains("checks");
+}
+
+}  // namespace
+
+std::shared_ptr<const CompiledUpstream> SnapshotBuilder::make_upstream(const config::Upstream& up,
+                                                                       const std::string& key) {
+  std::vector<std::string> names;
+  std::shared_ptr<CompiledUpstream> out =
+      compile_upstream(up, key, *settings_, worker_count_, node_source_, names);
+  track_names(key, std::move(names));
+
+  // Balancer (core.md §7.5). An unknown type is a custom balancer module in APISIX; it is
+  // only looked up with two or more nodes (one node takes the fast path), and not found
+  // there means 502.
+  upstream::BalancerOptions options;
+  options.worker_count = worker_count_;
+  std::optional<upstream::BalancerType> type = upstream::parse_balancer_type(up.type);
+  if (!type) {
+    if (out->nodes.size() > 1) {
+      out->invalid = "failed to pick server: invalid balancer type: " + up.type;
+      core::log_error("upstream ", key, ": invalid balancer type: ", up.type);
+    }
+    type = upstream::BalancerType::RoundRobin;
+  }
+  options.type = *type;
+  if (options.type == upstream::BalancerType::Chash) {
+    std::optional<std::string_view> hash_key;
+    if (!up.key.empty()) {
+      hash_key = up.key;
+    }
+    auto parsed = upstream::ChashKey::parse(up.hash_on, hash_key);
+    if (parsed) {
+      options.chash_key = std::move(parsed.value());
+    } else {
+      core::log_error("upstream ", key, ": ", parsed.error().context, "; hashing remote_addr");
+    }
+  }
+  if (options.type == upstream::BalancerType::LeastConn) {
+    auto& counters = least_conn_[key];
+    if (!counters) {
+      counters = std::make_shared<upstream::LeastConnCounters>();
+    }
+    options.least_conn_counters = counters;
+  } else {
+    least_conn_.erase(key);
+  }
+  options.ewma_stats = ewma_stats_;
+  std::vector<std::string> addresses;
+  addresses.reserve(out->nodes.size());
+  for (const UpstreamNode& node : out->nodes) {
+    addresses.push_back(node.endpoint.to_string());
+  }
+  std::vector<upstream::BalancerNode> balancer_nodes;
+  balancer_nodes.reserve(out->nodes.size());
+  for (size_t i = 0; i < out->nodes.size(); ++i) {
+    balancer_nodes.push_back(
+        upstream::BalancerNode{addresses[i], out->nodes[i].weight, out->nodes[i].priority});
+  }
+  out->balancer = upstream::Balancer(balancer_nodes, std::move(options));
+
+  // Health checks (core.md §7.7): one state per resource key, kept while checks and nodes
+  // stay the same.
+  const boost::json::value* checks = checks_of(up);
+  std::string registry_key(health_key(key));
+  if (checks != nullptr && !out->nodes.empty()) {
+    auto config = upstream::parse_health_config(*checks);
+    if (!config) {
+      core::log_error("upstream ", key, ": invalid checks: ", config.error().context);
+    } else {
+      std::vector<upstream::HealthNode> health_nodes;
+      health_nodes.reserve(out->nodes.size());
+      for (const UpstreamNode& node : out->nodes) {
+        upstream::HealthNode h;
+        h.ip = node.endpoint.ip();
+        h.port = node.port;
+        if (h.ip != node.host) {
+          h.domain = node.host;
+        }
+        health_nodes.push_back(std::move(h));
+      }
+      std::string_view rewrite_host =
+          out->pass_host == PassHost::Rewrite ? std::string_view(out->upstream_host) : "";
+      out->health = health_.get_or_create(
+          registry_key, std::make_shared<const upstream::HealthConfig>(std::move(config.value())),
+          health_nodes, rewrite_host);
+      health_keys_.insert(registry_key);
+      return out;
+    }
+  }
+  if (health_keys_.erase(registry_key) != 0) {
+    health_.release(registry_key);
+  }
+  return out;
+}
+
+void SnapshotBuilder::track_names(const std::string& key, std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const std::string& name : names) {
+    upstreams_by_name_[name].insert(key);
+  }
+  auto it = names_by_upstream_.find(key);
+  if (it != names_by_upstream_.end()) {
+    for (const std::string& old : it->second) {
+      if (std::binary_search(names.begin(), names.end(), old)) {
+        continue;
+      }
+      auto users = upstreams_by_name_.find(old);
+      if (users == upstreams_by_name_.end()) {
+        continue;
+      }
+      users->second.erase(key);
+      if (users->second.empty()) {
+        upstreams_by_name_.erase(users);
+        if (node_source_ != nullptr) {
+          node_source_->forget(old);
+        }
+      }
+    }
+  }
+  if (names.empty()) {
+    if (it != names_by_upstream_.end()) {
+      names_by_upstream_.erase(it);
+    }
+  } else {
+    names_by_upstream_[key] = std::move(names);
+  }
+}
+
+std::shared_ptr<const Snapshot> SnapshotBuilder::refresh_names(
+    const std::vector<std::string>& names, uint64_t version) {
+  // Re-apply the resources whose upstreams use the names, unchanged but forced through the
+  // usual paths, so that dependants are recompiled exactly as for an edit.
+  ResourceChanges changes;
+  for (const std::string& name : names) {
+    auto users = upstreams_by_name_.find(name);
+    if (users == upstreams_by_name_.end()) {
+      continue;
+    }
+    for (const std::string& key : users->second) {
+      if (!forced_.insert(key).second) {
+        continue;
+      }
+      auto id_of = [&](std::string_view prefix) -> std::optional<std::string> {
+        if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0) {
+          return key.substr(prefix.size());
+        }
+        return std::nullopt;
+      };
+      if (auto id = id_of("/apisix/upstreams/")) {
+        if (auto it = upstreams_.find(*id); it != upstreams_.end()) {
+          changes.upstreams.push_back(it->second);
+        }
+      } else if (auto sid = id_of("/apisix/services/")) {
+        if (auto it = services_.find(*sid); it != services_.end()) {
+          changes.services.push_back(it->second.service);
+        }
+      } else if (auto rid = id_of("/apisix/routes/")) {
+        if (auto it = routes_.find(*rid); it != routes_.end()) {
+          changes.routes.push_back(it->second.route);
+        }
+      }
+    }
+  }
+  auto snapshot = apply(changes, version);
+  forced_.clear();
+  return snapshot;
+}
+
+void SnapshotBuilder::forget_upstream(const std::string& key) {
+  track_names(key, {});
+  least_conn_.erase(key);
+  std::string registry_key(health_key(key));
+  if (health_keys_.erase(registry_key) != 0) {
+    health_.release(registry_key);
+  }
+}
+
+std::vector<SnapshotBuilder::HealthSource> SnapshotBuilder::health_sources() const {
+  std::vector<HealthSource> out;
+  auto add = [&](std::string_view kind, const std::string& id, const config::Upstream* up) {
+    if (up == nullptr) {
+      return;
+    }
+    const boost::json::value* checks = checks_of(*up);
+    if (checks == nullptr) {
+      return;
+    }
+    HealthSource source{std::string(kind), id, upstream::CheckType::Http, nullptr};
+    if (auto config = upstream::parse_health_config(*checks)) {
+      source.type = config->active.type;
+    }
+    source.health = health_.find(std::string(kind) + "/" + id);
+    out.push_back(std::move(source));
+  };
+  std::vector<const RouteEntry*> routes;
+  for (const auto& [id, entry] : routes_) {
+    routes.push_back(&entry);
+  }
+  std::sort(routes.begin(), routes.end(),
+            [](const RouteEntry* a, const RouteEntry* b) { return a->route.id < b->route.id; });
+  for (const RouteEntry* entry : routes) {
+    add("routes", entry->route.id, entry->route.upstream ? &*entry->route.upstream : nullptr);
+  }
+  std::map<std::string_view, const ServiceEntry*> services;
+  for (const auto& [id, entry] : services_) {
+    services.emplace(id, &entry);
+  }
+  for (const auto& [id, entry] : services) {
+    add("services", entry->service.id,
+        entry->service.upstream ? &*entry->service.upstream : nullptr);
+  }
+  std::map<std::string_view, const config::Upstream*> upstreams;
+  for (const auto& [id, up] : upstreams_) {
+    upstreams.emplace(id, &up);
+  }
+  for (const auto& [id, up] : upstreams) {
+    add("upstreams", up->id, up);
+  }
+  return out;
+}
+
+bool SnapshotBuilder::find_health_source(std::string_view kind, std::string_view id,
+                                         std::optional<HealthSource>& source) const {
+  source.reset();
+  const config::Upstream* up = nullptr;
+  std::string key(id);
+  if (kind == "routes") {
+    auto it = routes_.find(key);
+    if (it == routes_.end()) {
+      return false;
+    }
+    up = it->second.route.upstream ? &*it->second.route.upstream : nullptr;
+  } else if (kind == "services") {
+    auto it = services_.find(key);
+    if (it == services_.end()) {
+      return false;
+    }
+    up = it->second.service.upstream ? &*it->second.service.upstream : nullptr;
+  } else if (kind == "upstreams") {
+    auto it = upstreams_.find(key);
+    if (it == upstreams_.end()) {
+      return false;
+    }
+    up = &it->second;
+  } else {
+    return false;
+  }
+  if (up != nullptr && checks_of(*up) != nullptr) {
+    HealthSource found{std::string(kind), key, upstream::CheckType::Http, nullptr};
+    if (auto config = upstream::parse_health_config(*checks_of(*up))) {
+      found.type = config->active.type;
+    }
+    found.health = health_.find(std::string(kind) + "/" + key);
+    source = std::move(found);
+  }
+  return true;
+}
+
 std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& changes,
                                                        uint64_t version) {
   stats_ = BuildStats{};
@@ -264,17 +629,18 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& ch
   for (const std::string& id : changes.removed_upstreams) {
     if (upstreams_.erase(id) != 0) {
       compiled_upstreams_.erase(id);
+      forget_upstream("/apisix/upstreams/" + id);
       upstream_changed(id);
     }
   }
   for (const config::Upstream& up : changes.upstreams) {
     auto it = upstreams_.find(up.id);
-    if (it != upstreams_.end() && it->second.raw == up.raw) {
+    if (it != upstreams_.end() && it->second.raw == up.raw &&
+        !forced_.contains("/apisix/upstreams/" + up.id)) {
       continue;
     }
     upstreams_[up.id] = up;
-    compiled_upstreams_[up.id] =
-        compile_upstream(up, "/apisix/upstreams/" + up.id, *settings_, worker_count_);
+    compiled_upstreams_[up.id] = make_upstream(up, "/apisix/upstreams/" + up.id);
     ++stats_.upstreams_compiled;
     upstream_changed(up.id);
   }
@@ -293,22 +659,25 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& ch
     if (it != services_.end()) {
       unlink_service(it->second.service);
       services_.erase(it);
+      forget_upstream("/apisix/services/" + id);
       touch_routes_of_service(id, true);
     }
   }
   for (const config::Service& service : changes.services) {
     auto it = services_.find(service.id);
     if (it != services_.end()) {
-      if (it->second.service.raw == service.raw) {
+      if (it->second.service.raw == service.raw &&
+          !forced_.contains("/apisix/services/" + service.id)) {
         continue;
       }
       unlink_service(it->second.service);
     }
     ServiceEntry entry{service, nullptr};
     if (service.upstream) {
-      entry.inline_upstream = compile_upstream(*service.upstream, "/apisix/services/" + service.id,
-                                               *settings_, worker_count_);
+      entry.inline_upstream = make_upstream(*service.upstream, "/apisix/services/" + service.id);
       ++stats_.upstreams_compiled;
+    } else {
+      forget_upstream("/apisix/services/" + service.id);
     }
     if (!service.upstream_id.empty()) {
       services_by_upstream_[service.upstream_id].insert(service.id);
@@ -324,6 +693,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& ch
       continue;
     }
     link(it->second.route, false);
+    forget_upstream("/apisix/routes/" + id);
     slots_.set(it->second.slot, nullptr);
     free_slots_.push_back(it->second.slot);
     routes_.erase(it);
@@ -333,7 +703,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& ch
   for (const config::Route& route : changes.routes) {
     auto it = routes_.find(route.id);
     if (it != routes_.end()) {
-      if (it->second.route.raw == route.raw) {
+      if (it->second.route.raw == route.raw && !forced_.contains("/apisix/routes/" + route.id)) {
         continue;
       }
       link(it->second.route, false);
@@ -374,14 +744,12 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::rebuild(
   stats_ = BuildStats{};
   stats_.full = true;
   for (auto& [id, up] : upstreams_) {
-    compiled_upstreams_[id] =
-        compile_upstream(up, "/apisix/upstreams/" + id, *settings_, worker_count_);
+    compiled_upstreams_[id] = make_upstream(up, "/apisix/upstreams/" + id);
     ++stats_.upstreams_compiled;
   }
   for (auto& [id, entry] : services_) {
     if (entry.service.upstream) {
-      entry.inline_upstream = compile_upstream(*entry.service.upstream, "/apisix/services/" + id,
-                                               *settings_, worker_count_);
+      entry.inline_upstream = make_upstream(*entry.service.upstream, "/apisix/services/" + id);
       ++stats_.upstreams_compiled;
     }
   }
@@ -437,9 +805,10 @@ void SnapshotBuilder::compile_route(const RouteEntry& entry, bool place,
   std::string upstream_id = route.upstream_id;
   std::shared_ptr<const CompiledUpstream> inline_upstream;
   if (upstream_id.empty() && route.upstream) {
-    inline_upstream =
-        compile_upstream(*route.upstream, "/apisix/routes/" + route.id, *settings_, worker_count_);
+    inline_upstream = make_upstream(*route.upstream, "/apisix/routes/" + route.id);
     ++stats_.upstreams_compiled;
+  } else {
+    forget_upstream("/apisix/routes/" + route.id);
   }
   if (upstream_id.empty() && !inline_upstream && service != nullptr) {
     upstream_id = service->service.upstream_id;
@@ -464,6 +833,10 @@ void SnapshotBuilder::compile_route(const RouteEntry& entry, bool place,
   if (compiled->error_status == 0 && compiled->upstream->nodes.empty()) {
     compiled->error_status = 503;  // core.md §7.11: empty node list
     compiled->error_log = "no valid upstream node in " + compiled->upstream->key;
+  }
+  if (compiled->error_status == 0 && !compiled->upstream->invalid.empty()) {
+    compiled->error_status = 502;
+    compiled->error_log = compiled->upstream->invalid;
   }
   slots_.set(entry.slot, std::move(compiled));
 

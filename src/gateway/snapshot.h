@@ -21,7 +21,10 @@
 #include "core/socket.h"
 #include "gateway/settings.h"
 #include "router/route_table.h"
-#include "upstream/roundrobin.h"
+#include "tls/tls_context.h"
+#include "upstream/balancer.h"
+#include "upstream/dns_discovery.h"
+#include "upstream/health_state.h"
 
 namespace apisix::config {
 struct StandaloneConfig;
@@ -38,34 +41,47 @@ struct Timeouts {
 enum class PassHost { Pass, Node, Rewrite };
 
 struct UpstreamNode {
-  std::string host;  // as configured (IP or domain)
+  std::string host;  // as configured (IP or domain; a domain node's address is in endpoint)
   uint16_t port = 0;
   int weight = 1;
   int priority = 0;
   core::Endpoint endpoint;
   std::string host_header;  // for pass_host "node": host, plus ":port" unless the default
-  std::string pool_key;     // "http#host#port": connections are pooled per key
-};
-
-// Balancer state one worker keeps for one upstream; only that worker touches it.
-struct alignas(64) WorkerBalancerState {
-  std::vector<upstream::RoundRobinState> groups;
+  std::string pool_key;     // "http#ip#port": connections are pooled per key (https adds
+                            // "#<SNI>" and the client certificate per request, core.md §7.9)
 };
 
 struct CompiledUpstream {
   std::string key;  // "upstreams/<id>" or "routes/<id>" for an inline upstream
   std::vector<UpstreamNode> nodes;
-  std::vector<upstream::RoundRobin> groups;  // by node priority, highest first
+  // Picks among `nodes` (same indices) with the upstream's `type`; its per-worker slots are
+  // touched only by their worker (core.md §7.5).
+  upstream::Balancer balancer;
+  // The shared health state when the upstream has `checks` (core.md §7.7), else null. Workers
+  // report passive outcomes into it; the control thread's HealthChecker probes it.
+  std::shared_ptr<upstream::UpstreamHealth> health;
+  // Non-empty: no node can be picked, routes answer 502 and log this (an unknown balancer
+  // `type` with two or more nodes, core.md §7.5).
+  std::string invalid;
   int retries = 0;                           // resolved: configured, else nodes - 1
   Millis retry_timeout{0};                   // 0 = none
   Timeouts timeout;
   PassHost pass_host = PassHost::Pass;
   std::string upstream_host;
   PoolSettings pool;
-  mutable std::vector<WorkerBalancerState> per_worker;
+  // scheme https (core.md §4.4): each try connects, then runs a TLS handshake with `tls`.
+  // `tls` is null when its context could not be built (the error was logged at load); tries
+  // then fail with 502.
+  bool is_https = false;
+  std::shared_ptr<const tls::TlsContext> tls;
+  std::string tls_pool_suffix;  // "#<client cert id>" for mTLS upstreams, else ""
 
-  // Next node for `worker` not in `tried`, honouring priority groups; -1 when none is left.
-  int64_t pick(uint32_t worker, const upstream::TriedSet& tried) const;
+  // Next node for `worker` not in `tried`, honouring priority groups and, with `checks`, the
+  // nodes' health (all nodes when none is healthy); -1 when none is left. `key_hash` is the
+  // chash key hash of the request (balancer.chash_key().hash(...)), unused by other types.
+  // least_conn: every node returned must be given back with balancer.release().
+  int64_t pick(uint32_t worker, const upstream::TriedSet& tried, uint32_t key_hash = 0,
+               upstream::EwmaClock::time_point now = {}) const;
 };
 
 struct CompiledRoute {
@@ -135,6 +151,24 @@ struct BuildStats {
   bool full = false;              // everything was rebuilt
 };
 
+// Where the builder finds the addresses of domain nodes (core.md §7.3) and the nodes of
+// discovered services (§7.4), without blocking: it answers from what it has and starts
+// resolving a name it has not seen; when an answer arrives or changes, its owner hands the name
+// to SnapshotBuilder::refresh_names(). Names: a domain node's host ("api.example.com"), or
+// "<discovery_type>:<service_name>" ("dns:svc.example.com:8080"). Implemented by the control
+// thread's DnsNodeSource (gateway/dns_nodes.h); control thread only.
+class NodeSource {
+ public:
+  virtual ~NodeSource() = default;
+  // The nodes `name` stands for now, or nullptr while unknown (not resolved yet, failing, or
+  // a discovery type that is not enabled). A domain's nodes are its addresses (host = IP,
+  // IPv6 bracketed; port 0, weight 1). Valid until that name's answer changes or it is
+  // forgotten (never during one build).
+  virtual const std::vector<upstream::DiscoveredNode>* nodes(const std::string& name) = 0;
+  // No upstream uses `name` any more: stop refreshing it.
+  virtual void forget(const std::string& name) = 0;
+};
+
 // SnapshotBuilder: the control thread's compiler from resources to snapshots. It keeps the
 // resources of the last snapshot and what was compiled from them, so a change recompiles
 // only what depends on it (core.md §5.9 composition):
@@ -157,10 +191,38 @@ class SnapshotBuilder {
   std::shared_ptr<const Snapshot> rebuild(std::shared_ptr<const RuntimeSettings> settings,
                                           uint64_t version);
 
+  // Where domain nodes and discovered services get their nodes (not owned; may be null: then
+  // such upstreams have no nodes). Set before the first build.
+  void set_node_source(NodeSource* source) { node_source_ = source; }
+  // The NodeSource has new answers for `names`: recompiles the upstreams that use them (and
+  // what depends on those) as an edit of those resources would.
+  std::shared_ptr<const Snapshot> refresh_names(const std::vector<std::string>& names,
+                                                uint64_t version);
+  // Names (NodeSource) used by the current upstreams, for tests.
+  size_t name_count_for_test() const { return upstreams_by_name_.size(); }
+
   // The changes that turn the builder's resources into `resources`.
   ResourceChanges diff(const config::StandaloneConfig& resources) const;
   const BuildStats& last_stats() const { return stats_; }
   size_t route_count() const { return routes_.size(); }
+
+  // The health state of every upstream with `checks`, keyed "upstreams/<id>", "routes/<id>"
+  // (inline upstream) or "services/<id>" (inline upstream). The server runs the active
+  // HealthChecker over its list() after each publish.
+  upstream::HealthRegistry& health_registry() { return health_; }
+
+  // A resource whose upstream has `checks`, for the Control API (core.md §8.1).
+  struct HealthSource {
+    std::string kind;  // "routes", "services", "upstreams"
+    std::string id;
+    upstream::CheckType type = upstream::CheckType::Http;    // checks.active.type
+    std::shared_ptr<const upstream::UpstreamHealth> health;  // null: no checker built
+  };
+  // Routes, then services, then upstreams (APISIX's order), by id within each kind.
+  std::vector<HealthSource> health_sources() const;
+  // Whether `kind`/`id` exists; `source` is set when it also has `checks`.
+  bool find_health_source(std::string_view kind, std::string_view id,
+                          std::optional<HealthSource>& source) const;
 
  private:
   struct RouteEntry {
@@ -177,6 +239,16 @@ class SnapshotBuilder {
   // Compiles `entry` into its slot; with `place`, also (re)places it in the route table.
   void compile_route(const RouteEntry& entry, bool place, std::vector<router::RouteSpec>& specs);
   void link(const config::Route& route, bool add);
+  // compile_upstream() plus what outlives a snapshot: the balancer gets the least_conn
+  // counters and ewma stats of the previous balancer of `key`, and an upstream with `checks`
+  // its UpstreamHealth from the registry.
+  std::shared_ptr<const CompiledUpstream> make_upstream(const config::Upstream& up,
+                                                        const std::string& key);
+  // `key` has no upstream any more (removed, or no longer inline): drop its carried state.
+  void forget_upstream(const std::string& key);
+  // Records the NodeSource names the upstream `key` was compiled with; names no upstream uses
+  // any more are forgotten by the source.
+  void track_names(const std::string& key, std::vector<std::string> names);
 
   std::shared_ptr<const RuntimeSettings> settings_;
   uint32_t worker_count_;
@@ -195,6 +267,18 @@ class SnapshotBuilder {
   RouteSlots slots_;
   BuildStats stats_;
   bool warned_filter_func_ = false;
+  // Domain nodes and discovered services (core.md §7.3, §7.4): which upstream keys
+  // ("/apisix/upstreams/<id>", ".../services/<id>", ".../routes/<id>") use which names.
+  NodeSource* node_source_ = nullptr;
+  std::unordered_map<std::string, std::unordered_set<std::string>> upstreams_by_name_;
+  std::unordered_map<std::string, std::vector<std::string>> names_by_upstream_;  // sorted
+  std::unordered_set<std::string> forced_;  // keys refresh_names() recompiles though unchanged
+  // State carried from one compiled upstream to the next of the same key.
+  upstream::HealthRegistry health_;
+  std::shared_ptr<upstream::EwmaStatsRegistry> ewma_stats_ =
+      std::make_shared<upstream::EwmaStatsRegistry>();
+  std::unordered_map<std::string, std::shared_ptr<upstream::LeastConnCounters>> least_conn_;
+  std::unordered_set<std::string> health_keys_;  // keys given to health_
 };
 
 }  // namespace apisix::gateway

@@ -329,5 +329,148 @@ TEST_F(SnapshotBuilderTest, IncrementalEqualsFromScratch) {
   }
 }
 
+// core.md §7.5, §7.7: least_conn in-flight counts and health state survive a recompile of the
+// same upstream; an unknown balancer type with two nodes makes its routes answer 502.
+TEST_F(SnapshotBuilderTest, BalancerStateAndHealthOutliveRecompiles) {
+  ResourceChanges initial;
+  initial.upstreams.push_back(upstream(
+      R"({"id":"u1","type":"least_conn","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1},)"
+      R"("checks":{"active":{"http_path":"/hc"}}})"));
+  initial.upstreams.push_back(upstream(
+      R"({"id":"u2","type":"no_such","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1}})"));
+  initial.routes.push_back(route(R"({"id":"a","uri":"/a","upstream_id":"u1"})"));
+  initial.routes.push_back(route(R"({"id":"b","uri":"/b","upstream_id":"u2"})"));
+  auto first = apply(initial);
+  const CompiledRoute* a = match(*first, "/a");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(a->upstream->health, nullptr);
+  EXPECT_EQ(builder_.health_registry().find("upstreams/u1"), a->upstream->health);
+  int64_t node = a->upstream->pick(0, upstream::TriedSet{});
+  ASSERT_GE(node, 0);
+  EXPECT_EQ(match(*first, "/b")->error_status, 502);
+
+  // A change of the upstream (a timeout) recompiles it: the in-flight pick still counts.
+  ResourceChanges change;
+  change.upstreams.push_back(upstream(
+      R"({"id":"u1","type":"least_conn","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1},)"
+      R"("timeout":{"connect":1,"send":1,"read":1},"checks":{"active":{"http_path":"/hc"}}})"));
+  auto second = apply(change);
+  const CompiledRoute* a2 = match(*second, "/a");
+  ASSERT_NE(a2->upstream, a->upstream);
+  EXPECT_EQ(a2->upstream->balancer.active_for_test(static_cast<uint32_t>(node)), 1);
+  EXPECT_EQ(a2->upstream->health, a->upstream->health);
+  EXPECT_TRUE(a->upstream->balancer.release(static_cast<uint32_t>(node)));
+  EXPECT_EQ(a2->upstream->balancer.active_for_test(static_cast<uint32_t>(node)), 0);
+
+  ResourceChanges removal;
+  removal.removed_routes.push_back("a");
+  removal.removed_upstreams.push_back("u1");
+  apply(removal);
+  EXPECT_EQ(builder_.health_registry().find("upstreams/u1"), nullptr);
+}
+
+// A NodeSource the test answers by hand; records what was asked and forgotten.
+class FakeNodeSource final : public NodeSource {
+ public:
+  const std::vector<upstream::DiscoveredNode>* nodes(const std::string& name) override {
+    asked.insert(name);
+    auto it = answers.find(name);
+    return it == answers.end() ? nullptr : &it->second;
+  }
+  void forget(const std::string& name) override { forgotten.insert(name); }
+
+  std::map<std::string, std::vector<upstream::DiscoveredNode>> answers;
+  std::set<std::string> asked;
+  std::set<std::string> forgotten;
+};
+
+// core.md §7.3: an unresolved domain node is absent (503 until an answer); refresh_names()
+// recompiles the upstream with the addresses, one node per address with the node's weight
+// split between them, the domain kept as the node's host; a changed answer recompiles again.
+TEST_F(SnapshotBuilderTest, DomainNodesFollowTheNodeSource) {
+  FakeNodeSource source;
+  builder_.set_node_source(&source);
+  ResourceChanges changes;
+  changes.upstreams.push_back(
+      upstream(R"({"id":"u1","nodes":{"web.test:8080":2,"127.0.0.9:80":1}})"));
+  changes.upstreams.push_back(upstream(R"({"id":"u2","nodes":{"only.test:80":1}})"));
+  changes.routes.push_back(route(R"({"id":"r1","uri":"/a","upstream_id":"u1"})"));
+  changes.routes.push_back(route(R"({"id":"r2","uri":"/b","upstream_id":"u2"})"));
+  auto snap = apply(changes);
+  EXPECT_EQ(source.asked, (std::set<std::string>{"web.test", "only.test"}));
+  ASSERT_NE(match(*snap, "/a"), nullptr);
+  EXPECT_EQ(match(*snap, "/a")->upstream->nodes.size(), 1u);  // the IP node only
+  EXPECT_EQ(match(*snap, "/b")->error_status, 503);
+
+  source.answers["web.test"] = {{"10.0.0.1", 0, 1, 0}, {"10.0.0.2", 0, 1, 0}};
+  snap = builder_.refresh_names({"web.test"}, ++version_);
+  const CompiledUpstream& up = *match(*snap, "/a")->upstream;
+  ASSERT_EQ(up.nodes.size(), 3u);
+  std::map<std::string, int> weights;
+  for (const UpstreamNode& node : up.nodes) {
+    weights[node.endpoint.to_string()] = node.weight;
+  }
+  // Domain weight 2 over two addresses; everything scaled by 2.
+  EXPECT_EQ(weights, (std::map<std::string, int>{
+                         {"10.0.0.1:8080", 2}, {"10.0.0.2:8080", 2}, {"127.0.0.9:80", 2}}));
+  for (const UpstreamNode& node : up.nodes) {
+    if (node.endpoint.ip() != "127.0.0.9") {
+      EXPECT_EQ(node.host, "web.test");
+      EXPECT_EQ(node.host_header, "web.test:8080");
+      EXPECT_EQ(node.pool_key, "http#" + node.endpoint.to_string().replace(
+                                             node.endpoint.to_string().find(':'), 1, "#"));
+    }
+  }
+  EXPECT_EQ(up.retries, 1);  // two configured nodes, the domain counted once
+  EXPECT_EQ(match(*snap, "/b")->error_status, 503);  // untouched: still unresolved
+
+  source.answers["only.test"] = {{"[::1]", 0, 1, 0}};
+  snap = builder_.refresh_names({"only.test"}, ++version_);
+  ASSERT_EQ(match(*snap, "/b")->error_status, 0);
+  EXPECT_EQ(match(*snap, "/b")->upstream->nodes[0].endpoint.to_string(), "[::1]:80");
+
+  // No upstream uses only.test any more: the source is told.
+  ResourceChanges removal;
+  removal.routes.push_back(
+      route(R"({"id":"r2","uri":"/b","upstream":{"nodes":{"127.0.0.1:1":1}}})"));
+  removal.removed_upstreams.push_back("u2");
+  apply(removal);
+  EXPECT_EQ(source.forgotten, (std::set<std::string>{"only.test"}));
+  EXPECT_EQ(builder_.name_count_for_test(), 1u);
+}
+
+// core.md §7.4: discovery_type dns asks the source for "dns:<service_name>"; SRV-derived nodes
+// keep their port, weight and priority; a node without a port gets the scheme default.
+TEST_F(SnapshotBuilderTest, DiscoveredNodesComeFromTheNodeSource) {
+  FakeNodeSource source;
+  builder_.set_node_source(&source);
+  source.answers["dns:svc.test"] = {{"10.0.0.1", 8081, 3, -10}, {"10.0.0.2", 0, 1, -20}};
+  ResourceChanges changes;
+  changes.routes.push_back(route(
+      R"({"id":"r1","uri":"/a","upstream":{"service_name":"svc.test","discovery_type":"dns"}})"));
+  auto snap = apply(changes);
+  const CompiledUpstream& up = *match(*snap, "/a")->upstream;
+  ASSERT_EQ(up.nodes.size(), 2u);
+  EXPECT_EQ(up.nodes[0].endpoint.to_string(), "10.0.0.1:8081");
+  EXPECT_EQ(up.nodes[0].weight, 3);
+  EXPECT_EQ(up.nodes[0].priority, -10);
+  EXPECT_EQ(up.nodes[1].endpoint.to_string(), "10.0.0.2:80");
+  EXPECT_EQ(up.retries, 1);
+}
+
+// core.md §4.4: scheme https gets a TLS client context; a client certificate splits pools.
+TEST_F(SnapshotBuilderTest, HttpsUpstreamsGetATlsContext) {
+  ResourceChanges changes;
+  changes.routes.push_back(
+      route(R"({"id":"r1","uri":"/a","upstream":{"scheme":"https","nodes":{"127.0.0.1:443":1}}})"));
+  auto snap = apply(changes);
+  const CompiledUpstream& up = *match(*snap, "/a")->upstream;
+  EXPECT_TRUE(up.is_https);
+  ASSERT_NE(up.tls, nullptr);
+  EXPECT_FALSE(up.tls->verify());
+  EXPECT_EQ(up.tls_pool_suffix, "");
+  EXPECT_EQ(up.nodes[0].host_header, "127.0.0.1");  // 443 is https' default port
+}
+
 }  // namespace
 }  // namespace apisix::gateway

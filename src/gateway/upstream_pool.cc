@@ -12,9 +12,7 @@ PooledConnection UpstreamPool::take(std::string_view key, core::TimePoint now,
   while (!list.empty()) {
     Idle idle = std::move(list.back());  // most recently used first: warmest connection
     list.pop_back();
-    core::IoState* io = idle.conn.socket.io();
-    // An idle upstream connection must be silent: readable means closed or garbage.
-    if (idle.expires <= now || io->readable || io->peer_closed) {
+    if (idle.expires <= now || !idle.conn.stream.is_idle_usable()) {
       continue;
     }
     return std::move(idle.conn);
@@ -41,8 +39,7 @@ void UpstreamPool::put(std::string_view key, PooledConnection conn, core::TimePo
 void UpstreamPool::sweep(core::TimePoint now) {
   for (auto& [key, list] : idle_) {
     std::erase_if(list, [now](const Idle& idle) {
-      core::IoState* io = idle.conn.socket.io();
-      return idle.expires <= now || io->readable || io->peer_closed;
+      return idle.expires <= now || !idle.conn.stream.is_idle_usable();
     });
   }
 }

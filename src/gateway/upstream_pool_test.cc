@@ -39,13 +39,14 @@ TEST(UpstreamPool, ReturnsTheConnectionPutForTheSameKey) {
   int fd = p.ours.fd();
   UpstreamPool pool;
   PoolSettings settings;
-  pool.put("http#a#80", PooledConnection{std::move(p.ours), 1}, loop.now(), settings);
-  EXPECT_FALSE(pool.take("http#b#80", loop.now(), settings).socket.is_open());
+  pool.put("http#a#80", PooledConnection{UpstreamStream(std::move(p.ours)), 1}, loop.now(),
+           settings);
+  EXPECT_FALSE(pool.take("http#b#80", loop.now(), settings).stream.is_open());
   PooledConnection got = pool.take("http#a#80", loop.now(), settings);
-  ASSERT_TRUE(got.socket.is_open());
-  EXPECT_EQ(got.socket.fd(), fd);
+  ASSERT_TRUE(got.stream.is_open());
+  EXPECT_EQ(got.stream.fd(), fd);
   EXPECT_EQ(got.requests, 1u);
-  EXPECT_FALSE(pool.take("http#a#80", loop.now(), settings).socket.is_open());
+  EXPECT_FALSE(pool.take("http#a#80", loop.now(), settings).stream.is_open());
 }
 
 TEST(UpstreamPool, NeverHandsOutAConnectionTheNodeClosed) {
@@ -53,11 +54,11 @@ TEST(UpstreamPool, NeverHandsOutAConnectionTheNodeClosed) {
   Pair p(loop);
   UpstreamPool pool;
   PoolSettings settings;
-  pool.put("k", PooledConnection{std::move(p.ours), 1}, loop.now(), settings);
+  pool.put("k", PooledConnection{UpstreamStream(std::move(p.ours)), 1}, loop.now(), settings);
   ::close(p.theirs);
   p.theirs = -1;
   pump(loop);  // epoll reports the hang-up
-  EXPECT_FALSE(pool.take("k", loop.now(), settings).socket.is_open());
+  EXPECT_FALSE(pool.take("k", loop.now(), settings).stream.is_open());
 }
 
 TEST(UpstreamPool, NeverHandsOutAConnectionWithUnexpectedBytes) {
@@ -65,10 +66,10 @@ TEST(UpstreamPool, NeverHandsOutAConnectionWithUnexpectedBytes) {
   Pair p(loop);
   UpstreamPool pool;
   PoolSettings settings;
-  pool.put("k", PooledConnection{std::move(p.ours), 1}, loop.now(), settings);
+  pool.put("k", PooledConnection{UpstreamStream(std::move(p.ours)), 1}, loop.now(), settings);
   ASSERT_EQ(::write(p.theirs, "junk", 4), 4);
   pump(loop);
-  EXPECT_FALSE(pool.take("k", loop.now(), settings).socket.is_open());
+  EXPECT_FALSE(pool.take("k", loop.now(), settings).stream.is_open());
 }
 
 TEST(UpstreamPool, ExpiresIdleConnections) {
@@ -77,7 +78,7 @@ TEST(UpstreamPool, ExpiresIdleConnections) {
   UpstreamPool pool;
   PoolSettings settings;
   settings.idle_timeout = 50ms;
-  pool.put("k", PooledConnection{std::move(p.ours), 1}, loop.now(), settings);
+  pool.put("k", PooledConnection{UpstreamStream(std::move(p.ours)), 1}, loop.now(), settings);
   EXPECT_EQ(pool.idle_count(), 1u);
   pool.sweep(loop.now() + 100ms);
   EXPECT_EQ(pool.idle_count(), 0u);
@@ -89,7 +90,7 @@ TEST(UpstreamPool, RetiresAConnectionAfterItsLastRequest) {
   UpstreamPool pool;
   PoolSettings settings;
   settings.requests = 3;
-  pool.put("k", PooledConnection{std::move(p.ours), 3}, loop.now(), settings);
+  pool.put("k", PooledConnection{UpstreamStream(std::move(p.ours)), 3}, loop.now(), settings);
   EXPECT_EQ(pool.idle_count(), 0u);
 }
 
@@ -101,7 +102,8 @@ TEST(UpstreamPool, KeepsAtMostSizeIdleConnectionsPerKey) {
   std::vector<std::unique_ptr<Pair>> pairs;
   for (int i = 0; i < 4; ++i) {
     pairs.push_back(std::make_unique<Pair>(loop));
-    pool.put("k", PooledConnection{std::move(pairs.back()->ours), 1}, loop.now(), settings);
+    pool.put("k", PooledConnection{UpstreamStream(std::move(pairs.back()->ours)), 1}, loop.now(),
+             settings);
   }
   EXPECT_EQ(pool.idle_count(), 2u);
 }

@@ -47,7 +47,7 @@ std::string_view balancer_type_name(BalancerType type) {
   return "roundrobin";
 }
 
-bool NodeHealth::any_healthy(uint32_t node_count) const {
+bool HealthMask::any_healthy(uint32_t node_count) const {
   if (!has_checker_) {
     return node_count > 0;
   }
@@ -179,7 +179,7 @@ int64_t Balancer::pick(uint32_t worker, const TriedSet& tried, const PickInput& 
     return 0;
   }
   if (input.health.has_checker() && input.health.any_healthy(count)) {
-    const NodeHealth& health = input.health;
+    const HealthMask& health = input.health;
     return pick_in_groups(state, input, [&tried, &health](uint32_t node) {
       return tried.contains(node) || !health.is_healthy(node);
     });

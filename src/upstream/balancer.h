@@ -55,12 +55,12 @@ struct BalancerNode {
 };
 
 // Which nodes the health checker lets through (healthy or mostly healthy, core.md §7.7):
-// bit i of the words is node i. A default NodeHealth means no checker: every node is healthy.
+// bit i of the words is node i. A default HealthMask means no checker: every node is healthy.
 // The view does not own the words; they must outlive the pick() they are passed to.
-class NodeHealth {
+class HealthMask {
  public:
-  NodeHealth() = default;
-  explicit NodeHealth(std::span<const uint64_t> words) : words_(words), has_checker_(true) {}
+  HealthMask() = default;
+  explicit HealthMask(std::span<const uint64_t> words) : words_(words), has_checker_(true) {}
 
   bool has_checker() const { return has_checker_; }
   bool is_healthy(uint32_t node) const {
@@ -89,7 +89,7 @@ struct BalancerOptions {
 
 // What one pick needs to know about the request besides the tried nodes.
 struct PickInput {
-  NodeHealth health;            // default: no checker
+  HealthMask health;            // default: no checker
   uint32_t key_hash = 0;        // chash: chash_key().hash(lookup), computed once per request
   EwmaClock::time_point now{};  // ewma: the current time (the worker's loop clock)
 };

@@ -55,7 +55,7 @@ int64_t pick_once(const Balancer& b, const TriedSet& tried, const PickInput& inp
   return node;
 }
 
-PickInput with_hash(uint32_t hash, NodeHealth health = {}) {
+PickInput with_hash(uint32_t hash, HealthMask health = {}) {
   PickInput input;
   input.health = health;
   input.key_hash = hash;
@@ -111,13 +111,13 @@ TEST(Balancer, HealthFilteringForEveryType) {
 
     uint64_t one_down = 0b1101;  // node 1 unhealthy
     for (uint32_t k = 0; k < 40; ++k) {
-      EXPECT_EQ(pick_once(b, TriedSet{}, with_hash(k * 0x9e3779b9u, NodeHealth({&one_down, 1}))),
+      EXPECT_EQ(pick_once(b, TriedSet{}, with_hash(k * 0x9e3779b9u, HealthMask({&one_down, 1}))),
                 0);
     }
     uint64_t top_down = 0b1100;  // the whole high group unhealthy: the low group serves
     std::set<int64_t> seen;
     for (uint32_t k = 0; k < 40; ++k) {
-      seen.insert(pick_once(b, TriedSet{}, with_hash(k * 0x9e3779b9u, NodeHealth({&top_down, 1}))));
+      seen.insert(pick_once(b, TriedSet{}, with_hash(k * 0x9e3779b9u, HealthMask({&top_down, 1}))));
     }
     EXPECT_EQ(seen, (std::set<int64_t>{2, 3}));
 
@@ -125,7 +125,7 @@ TEST(Balancer, HealthFilteringForEveryType) {
     seen.clear();
     TriedSet tried;
     for (int i = 0; i < 4; ++i) {
-      int64_t node = pick_once(b, tried, with_hash(777, NodeHealth({&all_down, 1})));
+      int64_t node = pick_once(b, tried, with_hash(777, HealthMask({&all_down, 1})));
       ASSERT_GE(node, 0);
       seen.insert(node);
       if (i == 1) {
@@ -139,7 +139,7 @@ TEST(Balancer, HealthFilteringForEveryType) {
     TriedSet tried_zero;
     tried_zero.add(0);
     uint64_t zero_only_high = 0b1101;
-    int64_t node = pick_once(b, tried_zero, with_hash(5, NodeHealth({&zero_only_high, 1})));
+    int64_t node = pick_once(b, tried_zero, with_hash(5, HealthMask({&zero_only_high, 1})));
     EXPECT_TRUE(node == 2 || node == 3) << node;
   }
 }
@@ -152,7 +152,7 @@ TEST(Balancer, SingleNodeIsAlwaysReturned) {
     TriedSet tried;
     tried.add(0);
     uint64_t down = 0;
-    PickInput input = with_hash(1, NodeHealth({&down, 1}));
+    PickInput input = with_hash(1, HealthMask({&down, 1}));
     EXPECT_EQ(f->balancer.pick(0, tried, input), 0);
     if (type == BalancerType::LeastConn) {
       EXPECT_EQ(f->balancer.active_for_test(0), 1);  // still counted
@@ -247,7 +247,7 @@ TEST(Balancer, ChashKeyAndHealthWalk) {
     uint64_t healthy = 0b11111 & ~(uint64_t{1} << first);
     TriedSet tried;
     tried.add(static_cast<uint32_t>(first));
-    int64_t walked = pick_once(b, TriedSet{}, with_hash(hash, NodeHealth({&healthy, 1})));
+    int64_t walked = pick_once(b, TriedSet{}, with_hash(hash, HealthMask({&healthy, 1})));
     EXPECT_NE(walked, first);
     EXPECT_EQ(walked, pick_once(b, tried, with_hash(hash)));
   }
@@ -342,14 +342,14 @@ TEST(Balancer, PerWorkerRoundRobinState) {
   EXPECT_EQ(f->balancer.pick(2, TriedSet{}, {}), -1);  // no such worker
 }
 
-TEST(NodeHealth, CountsOnlyTheUpstreamsNodes) {
+TEST(HealthMask, CountsOnlyTheUpstreamsNodes) {
   uint64_t words[2] = {0, uint64_t{1} << 6};  // node 70 healthy
-  NodeHealth health({words, 2});
+  HealthMask health({words, 2});
   EXPECT_TRUE(health.any_healthy(71));
   EXPECT_FALSE(health.any_healthy(70));
   EXPECT_TRUE(health.is_healthy(70));
   EXPECT_FALSE(health.is_healthy(500));
-  EXPECT_TRUE(NodeHealth().is_healthy(500));
+  EXPECT_TRUE(HealthMask().is_healthy(500));
 }
 
 }  // namespace

@@ -185,6 +185,11 @@ void GatewayProcess::prepare(const GatewayOptions& options) {
   }
 
   std::string error;
+  // A process killed with SIGKILL leaves its listen file behind: never read a stale one.
+  std::error_code ec;
+  std::filesystem::remove(logs_dir() / "listen", ec);
+  exit_code_.reset();
+  listeners_.clear();
   pid_ = spawn_process({binary_, "start", "-p", prefix().string(), "--foreground"},
                        logs_dir() / "stdout.log", logs_dir() / "stderr.log", error);
   if (pid_ < 0) {
@@ -227,6 +232,15 @@ uint16_t GatewayProcess::http_port() const {
 uint16_t GatewayProcess::admin_port() const {
   for (const auto& l : listeners_) {
     if (l.kind == "admin") {
+      return l.port;
+    }
+  }
+  return 0;
+}
+
+uint16_t GatewayProcess::control_port() const {
+  for (const auto& l : listeners_) {
+    if (l.kind == "control") {
       return l.port;
     }
   }

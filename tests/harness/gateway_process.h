@@ -74,7 +74,8 @@ class GatewayProcess {
   ::testing::AssertionResult start(const GatewayOptions& options = {});
 
   uint16_t http_port() const;
-  uint16_t admin_port() const;  // 0 when the Admin API is off
+  uint16_t admin_port() const;    // 0 when the Admin API is off
+  uint16_t control_port() const;  // 0 when the Control API is off
   const std::vector<Listener>& listeners() const { return listeners_; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& prefix() const { return dir_.path(); }

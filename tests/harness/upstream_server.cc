@@ -123,9 +123,9 @@ UpstreamServer::UpstreamServer(UpstreamOptions options) : options_(std::move(opt
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+  addr.sin_port = htons(options_.port);
+  if (::inet_pton(AF_INET, options_.ip.c_str(), &addr.sin_addr) != 1 ||
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(listen_fd_, 512) != 0) {
     int err = errno;
     ::close(listen_fd_);
@@ -145,7 +145,7 @@ UpstreamServer::UpstreamServer(UpstreamOptions options) : options_(std::move(opt
 
 UpstreamServer::~UpstreamServer() { stop(); }
 
-std::string UpstreamServer::address() const { return "127.0.0.1:" + std::to_string(port_); }
+std::string UpstreamServer::address() const { return options_.ip + ":" + std::to_string(port_); }
 
 void UpstreamServer::default_handler(const RecordedRequest& request, ResponseWriter& writer,
                                      const std::string& name) {

@@ -99,6 +99,10 @@ struct UpstreamOptions {
   uint64_t store_limit = BodySink::kDefaultStoreLimit;
   // Answer "Expect: 100-continue" with 100 Continue before reading the body.
   bool auto_continue = true;
+  // Where to listen: an IPv4 loopback address (127.0.0.0/8) and port (0: any free one). DNS
+  // tests use 127.0.0.2 with the port of a server on 127.0.0.1 to move a name between them.
+  std::string ip = "127.0.0.1";
+  uint16_t port = 0;
 };
 
 class UpstreamServer {
