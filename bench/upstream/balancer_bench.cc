@@ -23,7 +23,7 @@ using apisix::upstream::BalancerType;
 using apisix::upstream::ChashKey;
 using apisix::upstream::ChashRing;
 using apisix::upstream::EwmaClock;
-using apisix::upstream::NodeHealth;
+using apisix::upstream::HealthMask;
 using apisix::upstream::PickInput;
 using apisix::upstream::TriedSet;
 
@@ -97,7 +97,7 @@ void BM_PickRetryWithHealth(benchmark::State& state) {
   TriedSet tried;
   tried.add(1);
   PickInput input;
-  input.health = NodeHealth(health);
+  input.health = HealthMask(health);
   input.now = EwmaClock::now();
   size_t i = 0;
   for (auto _ : state) {
