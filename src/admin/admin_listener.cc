@@ -87,7 +87,12 @@ Task<void> AdminServer::serve(core::Socket socket, std::string client_ip) {
         }
         in.append(buf, r.bytes);
       }
-      // `in` no longer grows until the response is written: the head's views stay valid.
+      // Reading the body may have moved `in`'s bytes, and the head's views with them: parse
+      // the head again (the parser is stateless), after which `in` does not change until
+      // the response is written.
+      if (http::parse_request_head(in, head, limits).status != http::ParseStatus::Complete) {
+        co_return;  // cannot happen: the same bytes parsed before
+      }
       const http::Header* key = http::find_header(head.headers, head.header_count, "x-api-key");
       const http::Header* cookie = http::find_header(head.headers, head.header_count, "cookie");
       Request request{head.method_text,

@@ -123,6 +123,31 @@ TEST_F(AdminApi, RefusesBadRequestsWithoutHarm) {
   EXPECT_EQ(http_get(port_, "/x").status, 404);
 }
 
+// One keep-alive connection, each body sent after its head in a separate write and growing
+// from request to request: the server's input buffer grows while a head is being served.
+TEST_F(AdminApi, KeepAliveRequestsWithLateGrowingBodies) {
+  RawClient client(admin_);
+  ASSERT_TRUE(client.connected());
+  for (int i = 0; i < 12; ++i) {
+    std::string uris;  // 2^i uris: ~30 B .. ~90 KiB
+    for (int j = 0; j < (1 << i); ++j) {
+      uris += (j == 0 ? "\"/grow/" : ",\"/grow/") + std::to_string(i) + "/" + std::to_string(j) + "\"";
+    }
+    std::string body =
+        R"({"uris":[)" + uris + R"(],"upstream":{"nodes":{"127.0.0.1:1980":1}}})";
+    std::string head = "PUT /apisix/admin/routes/g" + std::to_string(i) +
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: " +
+                       std::string(kTestAdminKey) + "\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n";
+    ASSERT_TRUE(client.send(head));
+    ASSERT_TRUE(client.send(body));
+    HttpResponse r = client.read_response();
+    ASSERT_EQ(r.status, 201) << "request " << i << ": " << r.describe();
+    EXPECT_NE(r.body.find(R"("key":"/apisix/routes/g)" + std::to_string(i) + R"(")"),
+              std::string::npos);
+  }
+}
+
 // Route updates under proxy load: every proxied request succeeds while 200 updates arrive.
 TEST_F(AdminApi, UpdatesUnderLoadFailNothing) {
   UpstreamServer a(named("a"));
