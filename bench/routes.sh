@@ -5,7 +5,10 @@
 #   1. req/s and p99 of GET /hello on a gateway holding 1 route vs one holding ROUTES routes
 #      (exact, prefix, host-bound, vars and wildcard fillers), interleaved round by round;
 #   2. p99 on the big gateway while UPDATE_RATE route updates per second arrive through the
-#      Admin API, interleaved with quiet rounds.
+#      Admin API, interleaved with quiet rounds and with "elsewhere" rounds, where the same
+#      update stream goes to the origin nginx instead: the client CPU is equally busy, but the
+#      measured gateway does no update work. Comparing "updates" with "elsewhere" isolates
+#      the gateway's own cost from the load the update client puts on wrk's CPU.
 #
 # Both gateways run the embedded provider with one worker, pinned to the same CPU (only one
 # is under load at a time); wrk, the origin nginx and the Admin API client share the other.
@@ -28,6 +31,9 @@ RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 PIN=${PIN:-1}
 KEY=bench-admin-key-0123456789
 [[ -x "$GATEWAY" ]] || die "gateway binary '$GATEWAY' not found; build the release preset or set GATEWAY"
+# The update stream's client (bench/routes/admin_updater.cc), built with the benchmarks.
+UPDATER=${UPDATER:-$(dirname "$(dirname "$GATEWAY")")/bench/admin_updater}
+[[ -x "$UPDATER" ]] || die "'$UPDATER' not found; build the admin_updater target or set UPDATER"
 for tool in nginx wrk curl python3 taskset; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found"
 done
@@ -116,7 +122,7 @@ run_wrk() {
     parse_wrk "$2"
 }
 
-declare -a S_RPS S_P99 B_RPS B_P99 Q_P99 U_P99
+declare -a S_RPS S_P99 B_RPS B_P99 Q_P99 U_P99 E_P99
 for ((r = 1; r <= ROUNDS; r++)); do
     order=(small big); (( r % 2 == 0 )) && order=(big small)
     for which in "${order[@]}"; do
@@ -128,19 +134,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 for ((r = 1; r <= ROUNDS; r++)); do
-    for mode in quiet updates; do
-        if [[ $mode == updates ]]; then
-            "${client_pin[@]}" python3 "$SCRIPT_DIR/routes/admin_load.py" update "$BIG_ADMIN" "$KEY" \
-                "$ROUTES" "$UPDATE_RATE" "$((DURATION + 1))" >"$BENCH_TMP/updater.$r" 2>&1 &
+    for mode in quiet elsewhere updates; do
+        if [[ $mode != quiet ]]; then
+            target=$BIG_ADMIN sink=""
+            # "elsewhere": the origin nginx (on the client CPU) answers the PUTs instead.
+            [[ $mode == elsewhere ]] && { target=$ORIGIN_PORT; sink=sink; }
+            "${client_pin[@]}" "$UPDATER" "$target" "$KEY" "$ROUTES" "$UPDATE_RATE" \
+                "$((DURATION + 1))" $sink >"$BENCH_TMP/updater.$r" 2>&1 &
             UPDATER_PID=$!
         fi
         read -r rps p99 _ errs non2xx < <(run_wrk "$BIG_PORT" "$BENCH_TMP/wrk.$mode.$r")
         (( errs == 0 && non2xx == 0 )) || warn "round $r $mode: $errs socket errors, $non2xx non-2xx"
-        if [[ $mode == updates ]]; then
+        if [[ $mode != quiet ]]; then
             wait "$UPDATER_PID" || die "updater failed: $(cat "$BENCH_TMP/updater.$r")"
             UPDATER_PID=""
-            U_P99+=("$p99")
-            log "round $r updates: $rps req/s, p99 $p99 ms; $(cat "$BENCH_TMP/updater.$r")"
+            if [[ $mode == updates ]]; then U_P99+=("$p99"); else E_P99+=("$p99"); fi
+            log "round $r $mode: $rps req/s, p99 $p99 ms; $(cat "$BENCH_TMP/updater.$r")"
         else
             Q_P99+=("$p99")
             log "round $r quiet: $rps req/s, p99 $p99 ms"
@@ -151,7 +160,7 @@ done
 med() { printf '%s\n' "$@" | median; }
 s_rps=$(med "${S_RPS[@]}"); b_rps=$(med "${B_RPS[@]}")
 s_p99=$(med "${S_P99[@]}"); b_p99=$(med "${B_P99[@]}")
-q_p99=$(med "${Q_P99[@]}"); u_p99=$(med "${U_P99[@]}")
+q_p99=$(med "${Q_P99[@]}"); u_p99=$(med "${U_P99[@]}"); e_p99=$(med "${E_P99[@]}")
 mkdir -p "$RESULTS_DIR"
 report="$RESULTS_DIR/routes-$(date -u +%Y%m%dT%H%M%SZ).md"
 {
@@ -165,11 +174,11 @@ report="$RESULTS_DIR/routes-$(date -u +%Y%m%dT%H%M%SZ).md"
     echo "| req/s (median) | $(fmt %.0f "$s_rps") | $(fmt %.0f "$b_rps") | $(fmt %.3f "$(div "$b_rps" "$s_rps")") |"
     echo "| p99 ms (median) | $(fmt %.3f "$s_p99") | $(fmt %.3f "$b_p99") | $(fmt %.3f "$(div "$b_p99" "$s_p99")") |"
     echo
-    echo "| $ROUTES routes | quiet | $UPDATE_RATE updates/s | ratio |"
-    echo "|---|---|---|---|"
-    echo "| p99 ms (median) | $(fmt %.3f "$q_p99") | $(fmt %.3f "$u_p99") | $(fmt %.3f "$(div "$u_p99" "$q_p99")") |"
+    echo "| $ROUTES routes, p99 ms (median) | quiet | updates elsewhere | $UPDATE_RATE updates/s | updates / quiet | updates / elsewhere |"
+    echo "|---|---|---|---|---|---|"
+    echo "| GET /hello | $(fmt %.3f "$q_p99") | $(fmt %.3f "$e_p99") | $(fmt %.3f "$u_p99") | $(fmt %.3f "$(div "$u_p99" "$q_p99")") | $(fmt %.3f "$(div "$u_p99" "$e_p99")") |"
     echo
     echo "Per round: 1 route req/s ${S_RPS[*]}; $ROUTES routes req/s ${B_RPS[*]};"
-    echo "quiet p99 ${Q_P99[*]}; updating p99 ${U_P99[*]}."
+    echo "quiet p99 ${Q_P99[*]}; elsewhere p99 ${E_P99[*]}; updating p99 ${U_P99[*]}."
 } | tee "$report"
 log "report: $report"

@@ -216,6 +216,23 @@ const StoredItem* ResourceMap::get(const std::string& key) const {
   return it == items_.end() ? nullptr : &it->second;
 }
 
+void ResourceMap::set_expiry(const std::string& key, int64_t old_expire_at, int64_t expire_at) {
+  if (old_expire_at != 0) {
+    expiries_.erase({old_expire_at, key});
+  }
+  if (expire_at != 0) {
+    expiries_.emplace(expire_at, key);
+  }
+}
+
+std::vector<std::string> ResourceMap::expired(int64_t now_unix) const {
+  std::vector<std::string> keys;
+  for (auto it = expiries_.begin(); it != expiries_.end() && it->first <= now_unix; ++it) {
+    keys.push_back(it->second);
+  }
+  return keys;
+}
+
 bool ResourceMap::put(const std::string& key, json::value value, int64_t expire_at) {
   int64_t revision = next_revision();
   auto [it, inserted] = items_.try_emplace(key);
@@ -224,6 +241,7 @@ bool ResourceMap::put(const std::string& key, json::value value, int64_t expire_
   }
   it->second.value = std::move(value);
   it->second.modified_index = revision;
+  set_expiry(key, it->second.expire_at, expire_at);
   it->second.expire_at = expire_at;
   return inserted;
 }
@@ -235,19 +253,26 @@ bool ResourceMap::put_at(const std::string& key, json::value value, int64_t expi
   it->second.value = std::move(value);
   it->second.created_index = created;
   it->second.modified_index = modified;
+  set_expiry(key, it->second.expire_at, expire_at);
   it->second.expire_at = expire_at;
   return inserted;
 }
 
 void ResourceMap::erase_at(const std::string& key, int64_t revision) {
   revision_ = std::max(revision_, revision);
-  items_.erase(key);
+  if (auto it = items_.find(key); it != items_.end()) {
+    set_expiry(key, it->second.expire_at, 0);
+    items_.erase(it);
+  }
 }
 
 bool ResourceMap::erase(const std::string& key) {
-  if (items_.erase(key) == 0) {
+  auto it = items_.find(key);
+  if (it == items_.end()) {
     return false;
   }
+  set_expiry(key, it->second.expire_at, 0);
+  items_.erase(it);
   next_revision();
   return true;
 }
@@ -782,13 +807,7 @@ AdminServer::Outcome AdminServer::remove(std::string_view type, std::string_view
 
 void AdminServer::expire(int64_t now_unix) {
   std::vector<Change> changes;
-  std::vector<std::string> keys;
-  for (const auto& [key, item] : store_.items()) {
-    if (item.expire_at != 0 && item.expire_at <= now_unix) {
-      keys.push_back(key);
-    }
-  }
-  for (const std::string& key : keys) {
+  for (const std::string& key : store_.expired(now_unix)) {
     store_.erase(key);
     // <prefix>/<type>/<id>
     std::string_view rest = std::string_view(key).substr(options_.prefix.size() + 1);

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -78,9 +79,13 @@ class ResourceMap {
   int64_t next_revision() { return ++revision_; }
   int64_t revision() const { return revision_; }
   const std::map<std::string, StoredItem>& items() const { return items_; }
+  // Keys whose TTL ran out by `now_unix`, without scanning every item.
+  std::vector<std::string> expired(int64_t now_unix) const;
 
  private:
+  void set_expiry(const std::string& key, int64_t old_expire_at, int64_t expire_at);
   std::map<std::string, StoredItem> items_;
+  std::set<std::pair<int64_t, std::string>> expiries_;  // (expire_at, key) of TTL'd items
   int64_t revision_ = 0;
 };
 
