@@ -397,12 +397,42 @@ Task<void> Session::run() {
   }
 }
 
+// A body whose post_arg_* variables can be read: application/x-www-form-urlencoded.
+bool is_form_body(const http::RequestHead& head) {
+  const http::Header* type = http::find_header(head.headers, head.header_count, "content-type");
+  constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+  return type != nullptr && type->value.size() >= kForm.size() &&
+         http::iequals(type->value.substr(0, kForm.size()), kForm);
+}
+
 Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHead& head) {
   BodyKind body_kind = http::request_body_kind(head);
   continue_pending_ = head.expect_continue && body_kind != BodyKind::None;
   if (settings_->client_max_body_size != 0 && body_kind == BodyKind::ContentLength &&
       head.content_length > settings_->client_max_body_size) {
     co_return co_await respond_error(413, true);  // before 100 Continue: never read the body
+  }
+
+  // core.md §6.9: route `vars` may read post_arg_* from a form body. When some route does,
+  // a small form body is read whole before matching; it stays in in_ for the proxy to send.
+  // Reading may compact in_, which moves the head's bytes, so the head is parsed again.
+  std::string_view form_body;
+  if (snap.match_reads_form_body && body_kind == BodyKind::ContentLength &&
+      head.content_length <= kReplayBodyBytes && is_form_body(head)) {
+    const size_t head_bytes = head.head_bytes;
+    const size_t length = head.content_length;
+    core::TimePoint deadline = loop_.now() + settings_->client_body_timeout;
+    while (in_.size() < head_bytes + length) {
+      if (!co_await send_continue_once() || !co_await read_client(deadline)) {
+        co_return After::Close;  // client went away or was too slow (client_body_timeout)
+      }
+      deadline = loop_.now() + settings_->client_body_timeout;
+    }
+    if (http::parse_request_head(in_.readable(), head_, settings_->limits).status !=
+        http::ParseStatus::Complete) {
+      co_return After::Close;  // the same bytes parsed before: cannot happen
+    }
+    form_body = in_.readable().substr(head_bytes, length);
   }
 
   std::string_view path = head.path;
@@ -415,6 +445,7 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
   std::string_view host = host_for_matching(head.host, scratch_host_);
   RequestFacts facts{path, host, remote_ip_, remote_port_, local_port_};
   RequestVars vars(head, facts);
+  vars.set_body(form_body);
   router::MatchRequest match{path, host, head.method_text, &vars, remote_ip_, head.host, &params_};
   int64_t payload = snap.router->match(match);
 

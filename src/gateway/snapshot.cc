@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <unordered_set>
 
-#include <numeric>
+#include <boost/json/serialize.hpp>
 
 #include "config/standalone.h"
 #include "core/log.h"
@@ -696,6 +697,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& ch
     forget_upstream("/apisix/routes/" + id);
     slots_.set(it->second.slot, nullptr);
     free_slots_.push_back(it->second.slot);
+    post_arg_routes_.erase(id);
     routes_.erase(it);
     dirty.erase(id);
     removed.push_back(id);
@@ -777,6 +779,7 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::publish(uint64_t version) {
   snap->settings = settings_;
   snap->router = router_;
   snap->routes = slots_;
+  snap->match_reads_form_body = !post_arg_routes_.empty();
   return snap;
 }
 
@@ -873,6 +876,14 @@ void SnapshotBuilder::compile_route(const RouteEntry& entry, bool place,
       core::log_error("route ", route.id, ": invalid remote_addrs: ", matcher.error().context);
       spec.matchable = false;
     }
+  }
+  // A `vars` that mentions post_arg_ makes the session read small form bodies before
+  // matching (a literal that merely contains the text only costs that read).
+  if (!route.vars.empty() && boost::json::serialize(route.vars).find("\"post_arg_") !=
+                                 std::string::npos) {
+    post_arg_routes_.insert(route.id);
+  } else {
+    post_arg_routes_.erase(route.id);
   }
   if (!route.filter_func.empty()) {
     // Stored, not run: a route with filter_func never matches until the Lua runtime exists

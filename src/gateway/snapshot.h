@@ -125,6 +125,8 @@ struct Snapshot {
   std::shared_ptr<const RuntimeSettings> settings;
   std::shared_ptr<const router::RouteTable> router;
   RouteSlots routes;  // indexed by the router's payload
+  // Some route's `vars` read `post_arg_*`: a small form body is read before matching.
+  bool match_reads_form_body = false;
 };
 
 // Resource changes, as a provider reports them: whole new objects by id, and removed ids.
@@ -267,6 +269,7 @@ class SnapshotBuilder {
   RouteSlots slots_;
   BuildStats stats_;
   bool warned_filter_func_ = false;
+  std::unordered_set<std::string> post_arg_routes_;  // routes whose vars read post_arg_*
   // Domain nodes and discovered services (core.md §7.3, §7.4): which upstream keys
   // ("/apisix/upstreams/<id>", ".../services/<id>", ".../routes/<id>") use which names.
   NodeSource* node_source_ = nullptr;

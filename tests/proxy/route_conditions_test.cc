@@ -47,6 +47,13 @@ class RouteConditions : public ::testing::TestWithParam<std::string> {
         "  - id: user\n"
         "    uri: /user/:id\n"
         "    upstream_id: beta\n"
+        "  - id: form-jack\n"
+        "    uri: /form\n"
+        "    vars: [[\"post_arg_name\", \"==\", \"jack\"]]\n"
+        "    upstream_id: beta\n"
+        "  - id: form\n"
+        "    uri: /form\n"
+        "    upstream_id: stable\n"
         "#END\n";
     ASSERT_TRUE(gateway_.start(options));
   }
@@ -93,6 +100,42 @@ TEST_P(RouteConditions, ColonSegmentsFollowTheRouterMode) {
   bool parameters = GetParam() == "radixtree_uri_with_parameter";
   EXPECT_EQ(get("/user/42"), parameters ? 200 : 404);
   EXPECT_EQ(get("/user/:id"), 200);
+}
+
+// §6.9: post_arg_* reads a form body; the body still reaches the upstream whole, also when
+// the client waits for 100 Continue, and the connection stays usable.
+TEST_P(RouteConditions, PostArgsFromAFormBody) {
+  RawClient client(gateway_.http_port());
+  Headers form = {{"Host", "example.com"},
+                  {"Content-Type", "application/x-www-form-urlencoded"}};
+  HttpResponse r = client.round_trip(make_request("POST", "/form", form, "age=3&name=jack"));
+  EXPECT_EQ(r.status, 200) << r.describe();
+  ASSERT_EQ(beta_.request_count(), 1u);
+  EXPECT_EQ(beta_.last_request()->body, "age=3&name=jack");
+  r = client.round_trip(make_request("POST", "/form", form, "name=rose"));
+  EXPECT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(stable_.request_count(), 1u);
+  // Not a form: the body is not parsed, so the condition fails.
+  r = client.round_trip(make_request("POST", "/form", {{"Host", "example.com"}}, "name=jack"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(stable_.request_count(), 2u);
+
+  // Expect: 100-continue: the gateway asks for the body before matching.
+  Headers expecting = form;
+  expecting.add("Expect", "100-continue");
+  std::string request = make_request("POST", "/form", expecting, "name=jack");
+  size_t head_end = request.find("\r\n\r\n") + 4;
+  RawClient waiting(gateway_.http_port());
+  ASSERT_TRUE(waiting.send(request.substr(0, head_end)));
+  ReadOptions interim_only;
+  interim_only.return_interim = true;
+  HttpResponse interim = waiting.read_response(interim_only);
+  EXPECT_EQ(interim.status, 100) << interim.describe();
+  ASSERT_TRUE(waiting.send(request.substr(head_end)));
+  r = waiting.read_response();
+  EXPECT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(beta_.request_count(), 2u);
+  EXPECT_EQ(beta_.last_request()->body, "name=jack");
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, RouteConditions,
