@@ -40,12 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   size_t newline = input.find('\n');
   std::string_view line = input.substr(0, newline);
-  std::string_view body = newline == std::string_view::npos ? std::string_view{}
-                                                            : input.substr(newline + 1);
+  std::string_view body =
+      newline == std::string_view::npos ? std::string_view{} : input.substr(newline + 1);
   size_t space = line.find(' ');
   std::string_view method = line.substr(0, space);
-  std::string_view target = space == std::string_view::npos ? "/apisix/admin/routes"
-                                                            : line.substr(space + 1);
+  std::string_view target =
+      space == std::string_view::npos ? "/apisix/admin/routes" : line.substr(space + 1);
   std::string_view path = target;
   std::string_view query;
   if (size_t q = target.find('?'); q != std::string_view::npos) {

@@ -6,12 +6,6 @@
 //
 // With "sink", any status is accepted (the same load aimed at a server that is not the
 // gateway). Prints the number of updates and the slowest round trip. Loopback only.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +13,12 @@
 #include <random>
 #include <string>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -41,8 +41,12 @@ int connect_loopback(int port) {
 std::string filler(int i, long variant) {
   std::string r = "{\"upstream_id\":\"u1\",\"name\":\"filler-" + std::to_string(i) + "\",";
   switch (i % 5) {
-    case 0: r += "\"uri\":\"/r/" + std::to_string(i) + "\""; break;
-    case 1: r += "\"uri\":\"/p/" + std::to_string(i) + "/*\""; break;
+    case 0:
+      r += "\"uri\":\"/r/" + std::to_string(i) + "\"";
+      break;
+    case 1:
+      r += "\"uri\":\"/p/" + std::to_string(i) + "/*\"";
+      break;
     case 2:
       r += "\"uri\":\"/h/" + std::to_string(i) + "\",\"host\":\"h" + std::to_string(i) +
            ".example.com\"";
@@ -51,7 +55,8 @@ std::string filler(int i, long variant) {
       r += "\"uri\":\"/v/" + std::to_string(i) + "\",\"vars\":[[\"arg_k\",\"==\",\"v" +
            std::to_string(i) + "\"]]";
       break;
-    default: r += "\"uri\":\"/w/" + std::to_string(i) + "/*\",\"methods\":[\"GET\",\"POST\"]";
+    default:
+      r += "\"uri\":\"/w/" + std::to_string(i) + "/*\",\"methods\":[\"GET\",\"POST\"]";
   }
   return r + ",\"desc\":\"update " + std::to_string(variant) + "\"}";
 }
@@ -111,10 +116,11 @@ int main(int argc, char** argv) {
   while (Clock::now() < deadline) {
     int i = static_cast<int>(rng() % static_cast<unsigned>(routes));
     std::string body = filler(i, count + 1);
-    std::string req = "PUT /apisix/admin/routes/f" + std::to_string(i) +
-                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: " + key +
-                      "\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string req =
+        "PUT /apisix/admin/routes/f" + std::to_string(i) +
+        " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: " + key +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
     auto t0 = Clock::now();
     if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       std::perror("write");
@@ -125,8 +131,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "PUT f%d: status %d\n", i, status);
       return 1;
     }
-    slowest_ms = std::max(
-        slowest_ms, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    slowest_ms =
+        std::max(slowest_ms, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     ++count;
     next += std::chrono::duration_cast<Clock::duration>(interval);
     std::this_thread::sleep_until(next);  // pacing of the update stream

@@ -75,8 +75,8 @@ Task<void> AdminServer::serve(core::Socket socket, std::string client_ip) {
       close = true;
     } else if (head.content_length > kMaxBody) {
       response = json_error(400, "invalid request body: request size " +
-                                std::to_string(head.content_length) +
-                                " is greater than the maximum size 1572864 allowed");
+                                     std::to_string(head.content_length) +
+                                     " is greater than the maximum size 1572864 allowed");
       close = true;  // the body is not read
     } else {
       while (in.size() < head_bytes + head.content_length) {
@@ -109,7 +109,7 @@ Task<void> AdminServer::serve(core::Socket socket, std::string client_ip) {
                       std::string(http::reason_phrase(response.status)) + "\r\n";
     out += "Server: " + options_.server_header + "\r\n";
     bool preflight = head.method_text == "OPTIONS" && options_.cors;
-    out += preflight ? "Content-Type: text/plain\r\n"
+    out += preflight       ? "Content-Type: text/plain\r\n"
            : response.json ? "Content-Type: application/json\r\n"
                            : "Content-Type: text/html\r\n";
     out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
@@ -137,7 +137,6 @@ Task<void> AdminServer::serve(core::Socket socket, std::string client_ip) {
     }
   }
 }
-
 
 core::Task<AdminServer::Response> AdminServer::handle_async(const Request& request) {
   Outcome outcome = prepare(request);

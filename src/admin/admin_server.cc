@@ -44,7 +44,11 @@ std::string valid_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     bool ok = len != 0 && i + len <= text.size();
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (size_t k = 1; ok && k < len; ++k) {
@@ -101,8 +105,8 @@ bool is_built_type(std::string_view type) {
 // APISIX resource types whose compilation is not built yet (refused with a clear message).
 bool is_known_type(std::string_view type) {
   static constexpr std::string_view kTypes[] = {
-      "consumers",      "consumer_groups", "ssls",          "global_rules", "plugin_configs",
-      "plugin_metadata", "stream_routes",  "protos",        "secrets",      "credentials"};
+      "consumers",       "consumer_groups", "ssls",   "global_rules", "plugin_configs",
+      "plugin_metadata", "stream_routes",   "protos", "secrets",      "credentials"};
   for (std::string_view t : kTypes) {
     if (t == type) return true;
   }
@@ -148,9 +152,7 @@ std::string url_decode(std::string_view in) {
   return out;
 }
 
-std::optional<double> parse_number(std::string_view text) {
-  return router::parse_lua_number(text);
-}
+std::optional<double> parse_number(std::string_view text) { return router::parse_lua_number(text); }
 
 // Unanchored PCRE match, as the list filters use (core.md §3.11). An invalid pattern matches
 // nothing.
@@ -407,8 +409,8 @@ AdminServer::Outcome AdminServer::prepare(const Request& request) {
   }
   if (!is_built_type(type)) {
     if (is_known_type(type)) {
-      return error(400, "resource type " + std::string(type) +
-                            " is not supported by this build yet");
+      return error(400,
+                   "resource type " + std::string(type) + " is not supported by this build yet");
     }
     return error(404, "Unsupported resource type: " + std::string(type));
   }
@@ -420,8 +422,7 @@ AdminServer::Outcome AdminServer::dispatch(const Request& request, std::string_v
                                            const std::vector<std::string_view>& sub_path) {
   const std::string_view m = request.method;
   if (request.body.size() > kMaxBody) {
-    return error(400, "invalid request body: request size " +
-                          std::to_string(request.body.size()) +
+    return error(400, "invalid request body: request size " + std::to_string(request.body.size()) +
                           " is greater than the maximum size 1572864 allowed");
   }
   json::value body;
@@ -537,8 +538,7 @@ AdminServer::Response AdminServer::get(std::string_view type, std::string_view i
   return {200, json_line(json::object{{"list", std::move(list)}, {"total", total}})};
 }
 
-std::optional<std::string> AdminServer::validate(std::string_view type,
-                                                 const json::value& value) {
+std::optional<std::string> AdminServer::validate(std::string_view type, const json::value& value) {
   const json::object* obj = value.if_object();
   if (obj == nullptr) {
     return "invalid configuration: wrong type: expected object, got " +
@@ -572,8 +572,7 @@ std::optional<std::string> AdminServer::validate(std::string_view type,
              "], response code: 404";
     }
     if (const json::value* s = obj->if_contains("service_id"); s && !exists("services", *s)) {
-      return "failed to fetch service info by service id [" + id_text(*s) +
-             "], response code: 404";
+      return "failed to fetch service info by service id [" + id_text(*s) + "], response code: 404";
     }
     if (const json::value* p = obj->if_contains("plugin_config_id"); p) {
       return "failed to fetch plugin config info by plugin config id [" + id_text(*p) +
@@ -772,8 +771,7 @@ AdminServer::Outcome AdminServer::remove(std::string_view type, std::string_view
     auto referenced_by = [&](std::string_view from, std::string_view field) -> std::string {
       std::string prefix = key_of(from, "");
       for (auto it = store_.items().lower_bound(prefix);
-           it != store_.items().end() && it->first.compare(0, prefix.size(), prefix) == 0;
-           ++it) {
+           it != store_.items().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
         const json::object* o = it->second.value.if_object();
         const json::value* ref = o ? o->if_contains(field) : nullptr;
         if (ref != nullptr && id_text(*ref) == id) {
@@ -784,8 +782,8 @@ AdminServer::Outcome AdminServer::remove(std::string_view type, std::string_view
     };
     if (type == "services") {
       if (std::string r = referenced_by("routes", "service_id"); !r.empty()) {
-        return error(400, "can not delete this service directly, route [" + r +
-                              "] is still using it now");
+        return error(
+            400, "can not delete this service directly, route [" + r + "] is still using it now");
       }
     } else if (type == "upstreams") {
       if (std::string r = referenced_by("routes", "upstream_id"); !r.empty()) {

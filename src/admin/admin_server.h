@@ -21,10 +21,10 @@
 
 #include <boost/json/value.hpp>
 
+#include "admin/tcp_listener.h"
 #include "core/loop.h"
 #include "core/result.h"
 #include "core/socket.h"
-#include "admin/tcp_listener.h"
 #include "router/ip_match.h"
 #include "store/config_store.h"
 
@@ -72,8 +72,8 @@ class ResourceMap {
   // Stores `value` under `key`; returns whether the key was new.
   bool put(const std::string& key, boost::json::value value, int64_t expire_at);
   // The same with revisions a durable store assigned (the map's revision follows them).
-  bool put_at(const std::string& key, boost::json::value value, int64_t expire_at,
-              int64_t created, int64_t modified);
+  bool put_at(const std::string& key, boost::json::value value, int64_t expire_at, int64_t created,
+              int64_t modified);
   bool erase(const std::string& key);
   void erase_at(const std::string& key, int64_t revision);
   int64_t next_revision() { return ++revision_; }

@@ -10,9 +10,10 @@ namespace json = boost::json;
 // Admin API behaviour through AdminServer::handle (core.md §3), without sockets.
 class AdminTest : public ::testing::Test {
  protected:
-  AdminTest() : server_(loop_, options(), [this](const std::vector<Change>& c) {
-                  changes_.insert(changes_.end(), c.begin(), c.end());
-                }) {}
+  AdminTest()
+      : server_(loop_, options(), [this](const std::vector<Change>& c) {
+          changes_.insert(changes_.end(), c.begin(), c.end());
+        }) {}
 
   static AdminOptions options() {
     AdminOptions o;
@@ -88,7 +89,10 @@ TEST_F(AdminTest, PutGetListDelete) {
   EXPECT_LT(one.at("createdIndex").as_int64(), one.at("modifiedIndex").as_int64());
   EXPECT_EQ(one.at("value").at("uri"), "/hello");
 
-  ASSERT_EQ(call("PUT", "/apisix/admin/routes", R"({"id":"2","uri":"/b","upstream":{"nodes":{"127.0.0.1:1980":1}}})").status, 201);
+  ASSERT_EQ(call("PUT", "/apisix/admin/routes",
+                 R"({"id":"2","uri":"/b","upstream":{"nodes":{"127.0.0.1:1980":1}}})")
+                .status,
+            201);
   auto list = body(call("GET", "/apisix/admin/routes"));
   EXPECT_EQ(list.at("total"), 2);
   EXPECT_EQ(list.at("list").as_array().size(), 2u);
@@ -148,7 +152,8 @@ TEST_F(AdminTest, RefusesBadInputWith400) {
   r = call("PUT", "/apisix/admin/routes/1", "{\"uri\":\"/\xB9\"}");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(body(r).at("req_body"), "{\"uri\":\"/\xEF\xBF\xBD\"}");
-  r = call("PUT", "/apisix/admin/routes/1", R"({"uri":"/a","upstream":{"nodes":{"127.0.0.1:70000":1}}})");
+  r = call("PUT", "/apisix/admin/routes/1",
+           R"({"uri":"/a","upstream":{"nodes":{"127.0.0.1:70000":1}}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(error_msg(r).find("invalid configuration"), std::string::npos) << r.body;
   EXPECT_TRUE(changes_.empty());
@@ -166,10 +171,12 @@ TEST_F(AdminTest, PostGeneratesIds) {
 
 // §3.8: merge (null deletes, arrays replace), sub-path PATCH.
 TEST_F(AdminTest, PatchMergesAndSubPaths) {
-  ASSERT_EQ(call("PUT", "/apisix/admin/routes/1",
-                 R"({"uri":"/a","name":"n","methods":["GET","POST"],"upstream":{"nodes":{"127.0.0.1:1":1,"127.0.0.1:2":1}}})")
-                .status,
-            201);
+  ASSERT_EQ(
+      call(
+          "PUT", "/apisix/admin/routes/1",
+          R"({"uri":"/a","name":"n","methods":["GET","POST"],"upstream":{"nodes":{"127.0.0.1:1":1,"127.0.0.1:2":1}}})")
+          .status,
+      201);
   auto r = call("PATCH", "/apisix/admin/routes/1",
                 R"({"name":null,"methods":["PUT"],"upstream":{"nodes":{"127.0.0.1:1":null}}})");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -192,9 +199,11 @@ TEST_F(AdminTest, PatchMergesAndSubPaths) {
 
 // §3.3, §3.9: references block deletion unless force=true.
 TEST_F(AdminTest, DeleteRefusedWhileReferenced) {
-  ASSERT_EQ(call("PUT", "/apisix/admin/upstreams/u1", R"({"nodes":{"127.0.0.1:1":1}})").status, 201);
+  ASSERT_EQ(call("PUT", "/apisix/admin/upstreams/u1", R"({"nodes":{"127.0.0.1:1":1}})").status,
+            201);
   ASSERT_EQ(call("PUT", "/apisix/admin/services/s1", R"({"upstream_id":"u1"})").status, 201);
-  ASSERT_EQ(call("PUT", "/apisix/admin/routes/r1", R"({"uri":"/a","service_id":"s1"})").status, 201);
+  ASSERT_EQ(call("PUT", "/apisix/admin/routes/r1", R"({"uri":"/a","service_id":"s1"})").status,
+            201);
   auto r = call("DELETE", "/apisix/admin/upstreams/u1");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(error_msg(r), "can not delete this upstream, service [s1] is still using it now");

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "config/resource_parse.h"
-#include "store/embedded_store.h"
 #include "core/log.h"
+#include "store/embedded_store.h"
 
 #ifndef APISIX_COMPAT_VERSION
 #define APISIX_COMPAT_VERSION "3.18.0"
@@ -478,10 +478,13 @@ Result<admin::AdminOptions> Server::admin_options() {
   o.server_header = settings_->server_header;
   const boost::json::value* admin = nullptr;
   if (const auto* root = config_.raw.if_object()) {
-    if (const auto* deployment = root->if_contains("deployment"); deployment && deployment->is_object()) {
+    if (const auto* deployment = root->if_contains("deployment");
+        deployment && deployment->is_object()) {
       admin = deployment->get_object().if_contains("admin");
-      if (const auto* etcd = deployment->get_object().if_contains("etcd"); etcd && etcd->is_object()) {
-        if (const auto* prefix = etcd->get_object().if_contains("prefix"); prefix && prefix->is_string()) {
+      if (const auto* etcd = deployment->get_object().if_contains("etcd");
+          etcd && etcd->is_object()) {
+        if (const auto* prefix = etcd->get_object().if_contains("prefix");
+            prefix && prefix->is_string()) {
           o.prefix = std::string(prefix->get_string());
         }
       }
@@ -490,7 +493,8 @@ Result<admin::AdminOptions> Server::admin_options() {
   std::vector<std::string> allow_list;
   if (admin != nullptr && admin->is_object()) {
     const auto& a = admin->get_object();
-    if (const auto* required = a.if_contains("admin_key_required"); required && required->is_bool()) {
+    if (const auto* required = a.if_contains("admin_key_required");
+        required && required->is_bool()) {
       o.key_required = required->get_bool();
     }
     if (const auto* cors = a.if_contains("enable_admin_cors"); cors && cors->is_bool()) {
@@ -540,7 +544,8 @@ Result<admin::AdminOptions> Server::admin_options() {
         if (k.key == kSampleAdminKey && !is_loopback(o.ip)) {
           return Error::config(
               "invalid config: deployment.admin.admin_key: the published sample key must not be "
-              "used when the Admin API listens on " + o.ip + "; set a key of your own");
+              "used when the Admin API listens on " +
+              o.ip + "; set a key of your own");
         }
         list.push_back(std::move(k));
       }

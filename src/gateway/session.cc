@@ -12,10 +12,10 @@
 #include "core/buffer.h"
 #include "core/log.h"
 #include "gateway/access_log.h"
-#include "http/error_page.h"
 #include "gateway/request_vars.h"
 #include "gateway/worker.h"
 #include "http/chunked.h"
+#include "http/error_page.h"
 #include "http/parser.h"
 #include "http/uri.h"
 

@@ -879,8 +879,8 @@ void SnapshotBuilder::compile_route(const RouteEntry& entry, bool place,
   }
   // A `vars` that mentions post_arg_ makes the session read small form bodies before
   // matching (a literal that merely contains the text only costs that read).
-  if (!route.vars.empty() && boost::json::serialize(route.vars).find("\"post_arg_") !=
-                                 std::string::npos) {
+  if (!route.vars.empty() &&
+      boost::json::serialize(route.vars).find("\"post_arg_") != std::string::npos) {
     post_arg_routes_.insert(route.id);
   } else {
     post_arg_routes_.erase(route.id);

@@ -63,8 +63,8 @@ struct CompiledUpstream {
   // Non-empty: no node can be picked, routes answer 502 and log this (an unknown balancer
   // `type` with two or more nodes, core.md §7.5).
   std::string invalid;
-  int retries = 0;                           // resolved: configured, else nodes - 1
-  Millis retry_timeout{0};                   // 0 = none
+  int retries = 0;          // resolved: configured, else nodes - 1
+  Millis retry_timeout{0};  // 0 = none
   Timeouts timeout;
   PassHost pass_host = PassHost::Pass;
   std::string upstream_host;
@@ -146,8 +146,8 @@ struct ResourceChanges {
 
 // What a build did, for logs and tests.
 struct BuildStats {
-  size_t routes_compiled = 0;     // CompiledRoute objects made
-  size_t router_upserts = 0;      // routes (re)placed in the route table
+  size_t routes_compiled = 0;  // CompiledRoute objects made
+  size_t router_upserts = 0;   // routes (re)placed in the route table
   size_t router_removals = 0;
   size_t upstreams_compiled = 0;  // upstream resources and service inline upstreams compiled
   bool full = false;              // everything was rebuilt

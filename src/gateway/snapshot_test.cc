@@ -182,9 +182,9 @@ TEST_F(SnapshotBuilderTest, RemovedRoutesStopMatchingAndFreeTheirSlot) {
 // The issue: a route with filter_func never matches until the Lua runtime exists.
 TEST_F(SnapshotBuilderTest, FilterFuncRoutesDoNotMatch) {
   ResourceChanges initial;
-  initial.routes.push_back(route(
-      R"({"id":"r1","uri":"/a","filter_func":"function(vars) return true end",)"
-      R"("upstream":{"nodes":{"127.0.0.1:1980":1}}})"));
+  initial.routes.push_back(
+      route(R"({"id":"r1","uri":"/a","filter_func":"function(vars) return true end",)"
+            R"("upstream":{"nodes":{"127.0.0.1:1980":1}}})"));
   auto snap = apply(initial);
   EXPECT_EQ(match(*snap, "/a"), nullptr);
 }
@@ -333,11 +333,11 @@ TEST_F(SnapshotBuilderTest, IncrementalEqualsFromScratch) {
 // same upstream; an unknown balancer type with two nodes makes its routes answer 502.
 TEST_F(SnapshotBuilderTest, BalancerStateAndHealthOutliveRecompiles) {
   ResourceChanges initial;
-  initial.upstreams.push_back(upstream(
-      R"({"id":"u1","type":"least_conn","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1},)"
-      R"("checks":{"active":{"http_path":"/hc"}}})"));
-  initial.upstreams.push_back(upstream(
-      R"({"id":"u2","type":"no_such","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1}})"));
+  initial.upstreams.push_back(
+      upstream(R"({"id":"u1","type":"least_conn","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1},)"
+               R"("checks":{"active":{"http_path":"/hc"}}})"));
+  initial.upstreams.push_back(
+      upstream(R"({"id":"u2","type":"no_such","nodes":{"127.0.0.1:1980":1,"127.0.0.1:1981":1}})"));
   initial.routes.push_back(route(R"({"id":"a","uri":"/a","upstream_id":"u1"})"));
   initial.routes.push_back(route(R"({"id":"b","uri":"/b","upstream_id":"u2"})"));
   auto first = apply(initial);

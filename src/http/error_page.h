@@ -1,6 +1,6 @@
 #pragma once
-// Responses the gateway (and its admin listener) writes itself: the default HTML error page (core.md §8.5) and the
-// JSON 404 for an unmatched route (§5.8).
+// Responses the gateway (and its admin listener) writes itself: the default HTML error page
+// (core.md §8.5) and the JSON 404 for an unmatched route (§5.8).
 
 #include <string>
 #include <string_view>

@@ -14,8 +14,8 @@ namespace {
 
 struct Entry {
   std::string key;
-  std::optional<DnsAnswer> answer;         // the last good answer
-  std::optional<Error> last_error;         // the last failure, cleared by a success
+  std::optional<DnsAnswer> answer;  // the last good answer
+  std::optional<Error> last_error;  // the last failure, cleared by a success
   core::TimePoint next_refresh = core::kNoDeadline;
   bool in_flight = false;
   std::vector<std::coroutine_handle<>> waiters;  // get() callers sharing the lookup in flight
@@ -47,8 +47,9 @@ struct DnsCache::Impl {
   }
 
   core::Clock::duration ttl_of(const DnsAnswer& answer) const {
-    core::Clock::duration ttl = options.valid ? core::Clock::duration(*options.valid)
-                                              : core::Clock::duration(std::chrono::seconds(answer.ttl_s));
+    core::Clock::duration ttl = options.valid
+                                    ? core::Clock::duration(*options.valid)
+                                    : core::Clock::duration(std::chrono::seconds(answer.ttl_s));
     return std::clamp<core::Clock::duration>(ttl, options.min_ttl, options.max_ttl);
   }
 
@@ -201,7 +202,9 @@ const DnsAnswer* DnsCache::find(std::string_view key) const {
   return &*it->second->answer;
 }
 
-core::Task<Result<DnsAnswer>> DnsCache::get(std::string key) { return get_impl(impl_, std::move(key)); }
+core::Task<Result<DnsAnswer>> DnsCache::get(std::string key) {
+  return get_impl(impl_, std::move(key));
+}
 
 uint64_t DnsCache::watch(std::string key, DnsChangeCallback on_change) {
   std::shared_ptr<Entry> e = impl_->entry(key);

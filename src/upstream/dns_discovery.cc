@@ -170,7 +170,9 @@ std::vector<DiscoveredNode> nodes_from_answer(const DnsAnswer& answer,
   // Addresses per SRV record (APISIX's answer_to_count); the cache may have sorted them, so
   // records are told apart by their fields, not by position.
   using RecordKey = std::tuple<std::string, uint16_t, uint16_t, uint16_t>;
-  auto key_of = [](const DnsAddress& a) { return RecordKey{a.target, a.port, a.priority, a.weight}; };
+  auto key_of = [](const DnsAddress& a) {
+    return RecordKey{a.target, a.port, a.priority, a.weight};
+  };
   std::map<RecordKey, int64_t> counts;
   for (const DnsAddress& a : answer.addresses) {
     counts[key_of(a)]++;

@@ -60,7 +60,7 @@ Result<ServiceName> parse_service_name(std::string_view service_name);
 
 // A node for the upstream (core.md §7.4), before normalisation (§7.2).
 struct DiscoveredNode {
-  std::string host;  // IP; IPv6 bracketed, as §7.2 normalises discovery output
+  std::string host;   // IP; IPv6 bracketed, as §7.2 normalises discovery output
   uint16_t port = 0;  // 0: none known, the scheme default applies
   int weight = 1;
   int priority = 0;

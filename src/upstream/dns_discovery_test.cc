@@ -15,20 +15,18 @@ TEST(DnsDiscoveryConfig, FollowsApisixSchema) {
   EXPECT_EQ(ok->order.size(), 5u);
   EXPECT_EQ(ok->order.front(), DnsLookupStep::Last);
 
-  auto conf = make_dns_discovery_config(std::nullopt, std::string("/etc/resolv.conf"),
-                                        Strings{"A", "SRV"});
+  auto conf =
+      make_dns_discovery_config(std::nullopt, std::string("/etc/resolv.conf"), Strings{"A", "SRV"});
   ASSERT_TRUE(conf.ok());
   EXPECT_EQ(conf->resolv_conf, "/etc/resolv.conf");
   EXPECT_EQ(conf->order, (std::vector<DnsLookupStep>{DnsLookupStep::A, DnsLookupStep::SRV}));
 
   EXPECT_FALSE(make_dns_discovery_config(std::nullopt, std::nullopt, std::nullopt).ok());
-  EXPECT_FALSE(
-      make_dns_discovery_config(Strings{"1.1.1.1"}, std::string("/x"), std::nullopt).ok());
+  EXPECT_FALSE(make_dns_discovery_config(Strings{"1.1.1.1"}, std::string("/x"), std::nullopt).ok());
   EXPECT_FALSE(make_dns_discovery_config(Strings{}, std::nullopt, std::nullopt).ok());
   EXPECT_FALSE(make_dns_discovery_config(Strings{"dns.local"}, std::nullopt, std::nullopt).ok());
   EXPECT_FALSE(make_dns_discovery_config(Strings{"1.1.1.1"}, std::nullopt, Strings{}).ok());
-  EXPECT_FALSE(
-      make_dns_discovery_config(Strings{"1.1.1.1"}, std::nullopt, Strings{"A", "A"}).ok());
+  EXPECT_FALSE(make_dns_discovery_config(Strings{"1.1.1.1"}, std::nullopt, Strings{"A", "A"}).ok());
   EXPECT_FALSE(make_dns_discovery_config(Strings{"1.1.1.1"}, std::nullopt, Strings{"MX"}).ok());
 }
 
@@ -101,7 +99,7 @@ TEST(DnsDiscoveryNodes, SrvMapsWeightPriorityAndPortLikeApisix) {
   answer.type = RecordType::SRV;
   answer.addresses = {
       srv_addr("10.0.0.1", "a.test", 8080, 1, 10),  // target a: 1 address
-      srv_addr("10.0.0.2", "b.test", 0, 2, 0),     // target b: 2 addresses, weight 0 -> 1
+      srv_addr("10.0.0.2", "b.test", 0, 2, 0),      // target b: 2 addresses, weight 0 -> 1
       srv_addr("10.0.0.3", "b.test", 0, 2, 0),
       srv_addr("10.0.0.4", "c.test", 9090, 1, 30),  // target c: 3 addresses
       srv_addr("10.0.0.5", "c.test", 9090, 1, 30),

@@ -229,8 +229,8 @@ Result<DnsReply> parse_dns_reply(std::span<const uint8_t> message) {
 }
 
 std::vector<uint8_t> build_dns_query(uint16_t id, std::string_view name, RecordType type) {
-  std::vector<uint8_t> out = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00,
-                              0, 1, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> out = {
+      static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
   size_t start = 0;
   while (start < name.size()) {
     size_t dot = name.find('.', start);

@@ -363,9 +363,10 @@ struct QueryAwaiter {
 };
 
 core::Task<Result<DnsAnswer>> lookup(std::shared_ptr<DnsResolver::Impl> impl, std::string name,
-                               RecordType type);
+                                     RecordType type);
 
-core::Task<Result<DnsAnswer>> lookup_address(std::shared_ptr<DnsResolver::Impl> impl, std::string name) {
+core::Task<Result<DnsAnswer>> lookup_address(std::shared_ptr<DnsResolver::Impl> impl,
+                                             std::string name) {
   Result<DnsAnswer> a = co_await lookup(impl, name, RecordType::A);
   if (a.ok() || a.error().kind != ErrorKind::NotFound || !impl->options.enable_ipv6) {
     co_return a;
@@ -378,7 +379,7 @@ core::Task<Result<DnsAnswer>> lookup_address(std::shared_ptr<DnsResolver::Impl> 
 }
 
 core::Task<Result<DnsAnswer>> lookup(std::shared_ptr<DnsResolver::Impl> impl, std::string name,
-                               RecordType type) {
+                                     RecordType type) {
   RawReply raw = co_await QueryAwaiter{impl.get(), name, type, {}, {}};
   if (raw.status != ARES_SUCCESS) {
     co_return status_error(raw.status, name, type);
@@ -510,8 +511,8 @@ Result<std::unique_ptr<DnsResolver>> DnsResolver::create(core::Loop& loop,
     ares_addr_port_node& n = nodes[i];
     n.next = i + 1 < nodes.size() ? &nodes[i + 1] : nullptr;
     n.family = s.is_ipv6 ? AF_INET6 : AF_INET;
-    ::inet_pton(n.family, s.ip.c_str(), s.is_ipv6 ? static_cast<void*>(&n.addr.addr6)
-                                                   : static_cast<void*>(&n.addr.addr4));
+    ::inet_pton(n.family, s.ip.c_str(),
+                s.is_ipv6 ? static_cast<void*>(&n.addr.addr6) : static_cast<void*>(&n.addr.addr4));
     n.udp_port = s.port;
     n.tcp_port = s.port;
   }
@@ -523,7 +524,8 @@ Result<std::unique_ptr<DnsResolver>> DnsResolver::create(core::Loop& loop,
   impl->options = std::move(options);
   impl->self = impl;
   Impl* raw = impl.get();
-  impl->timer = std::make_unique<DnsTimer>(loop, [raw] { raw->process(ARES_SOCKET_BAD, ARES_SOCKET_BAD); });
+  impl->timer =
+      std::make_unique<DnsTimer>(loop, [raw] { raw->process(ARES_SOCKET_BAD, ARES_SOCKET_BAD); });
   return std::unique_ptr<DnsResolver>(new DnsResolver(std::move(impl)));
 }
 

@@ -38,10 +38,10 @@ struct DnsAddress {
 };
 
 struct DnsAnswer {
-  std::string name;                  // what was asked for
-  RecordType type = RecordType::A;   // the record type that answered: A, AAAA or SRV
+  std::string name;                   // what was asked for
+  RecordType type = RecordType::A;    // the record type that answered: A, AAAA or SRV
   std::vector<DnsAddress> addresses;  // never empty in a successful answer
-  uint32_t ttl_s = 0;                // smallest TTL on the way (CNAMEs, SRV, targets)
+  uint32_t ttl_s = 0;                 // smallest TTL on the way (CNAMEs, SRV, targets)
 };
 
 // Sorts addresses (ip, then port, priority, weight, target) so that answers compare by value.

@@ -15,7 +15,7 @@ struct DnsTimer::State {
   core::Loop* loop = nullptr;
   int fd = -1;
   core::IoState* io = nullptr;
-  core::TimePoint deadline = core::kNoDeadline;  // what the timer is armed for
+  core::TimePoint deadline = core::kNoDeadline;     // what the timer is armed for
   core::TimePoint waiting_for = core::kNoDeadline;  // the deadline the coroutine waits with
   std::function<void()> on_fire;
   bool closed = false;

@@ -51,9 +51,9 @@ TEST_F(AdminApi, RouteWrittenOverHttpIsServedAndRemoved) {
   UpstreamServer a(named("a"));
   EXPECT_EQ(http_get(port_, "/hello").status, 404);  // starts empty
 
-  HttpResponse put = admin_call(admin_, "PUT", "/apisix/admin/routes/1",
-                                R"({"uri":"/hello","upstream":{"type":"roundrobin","nodes":{")" +
-                                    a.address() + R"(":1}}})");
+  HttpResponse put = admin_call(
+      admin_, "PUT", "/apisix/admin/routes/1",
+      R"({"uri":"/hello","upstream":{"type":"roundrobin","nodes":{")" + a.address() + R"(":1}}})");
   ASSERT_EQ(put.status, 201) << put.describe();
   EXPECT_EQ(put.header("X-API-VERSION"), "v3");
   EXPECT_EQ(put.header("Content-Type"), "application/json");
@@ -79,16 +79,17 @@ TEST_F(AdminApi, SharedUpstreamChangeRepointsEveryRoute) {
                        R"({"nodes":{")" + a.address() + R"(":1}})")
                 .status,
             201);
-  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/services/s1", R"({"upstream_id":"u1"})").status,
-            201);
-  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/r1",
-                       R"({"uri":"/one","upstream_id":"u1"})")
-                .status,
-            201);
-  ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/r2",
-                       R"({"uri":"/two","service_id":"s1"})")
-                .status,
-            201);
+  ASSERT_EQ(
+      admin_call(admin_, "PUT", "/apisix/admin/services/s1", R"({"upstream_id":"u1"})").status,
+      201);
+  ASSERT_EQ(
+      admin_call(admin_, "PUT", "/apisix/admin/routes/r1", R"({"uri":"/one","upstream_id":"u1"})")
+          .status,
+      201);
+  ASSERT_EQ(
+      admin_call(admin_, "PUT", "/apisix/admin/routes/r2", R"({"uri":"/two","service_id":"s1"})")
+          .status,
+      201);
   ASSERT_TRUE(wait_until([&] { return served_by(port_, "/two") == "a"; }, 2s));
   EXPECT_EQ(served_by(port_, "/one"), "a");
 
@@ -131,14 +132,13 @@ TEST_F(AdminApi, KeepAliveRequestsWithLateGrowingBodies) {
   for (int i = 0; i < 12; ++i) {
     std::string uris;  // 2^i uris: ~30 B .. ~90 KiB
     for (int j = 0; j < (1 << i); ++j) {
-      uris += (j == 0 ? "\"/grow/" : ",\"/grow/") + std::to_string(i) + "/" + std::to_string(j) + "\"";
+      uris +=
+          (j == 0 ? "\"/grow/" : ",\"/grow/") + std::to_string(i) + "/" + std::to_string(j) + "\"";
     }
-    std::string body =
-        R"({"uris":[)" + uris + R"(],"upstream":{"nodes":{"127.0.0.1:1980":1}}})";
+    std::string body = R"({"uris":[)" + uris + R"(],"upstream":{"nodes":{"127.0.0.1:1980":1}}})";
     std::string head = "PUT /apisix/admin/routes/g" + std::to_string(i) +
-                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: " +
-                       std::string(kTestAdminKey) + "\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\n\r\n";
+                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: " + std::string(kTestAdminKey) +
+                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     ASSERT_TRUE(client.send(head));
     ASSERT_TRUE(client.send(body));
     HttpResponse r = client.read_response();
@@ -165,9 +165,10 @@ TEST_F(AdminApi, UpdatesUnderLoadFailNothing) {
   for (int i = 0; i < 200; ++i) {
     std::string body = R"({"uri":"/other/)" + std::to_string(i % 20) +
                        R"(","upstream":{"nodes":{")" + a.address() + R"(":1}}})";
-    ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/o" + std::to_string(i % 20), body)
-                  .status / 100,
-              2);
+    ASSERT_EQ(
+        admin_call(admin_, "PUT", "/apisix/admin/routes/o" + std::to_string(i % 20), body).status /
+            100,
+        2);
   }
   LoadResult result = loop.stop();
   EXPECT_GT(result.requests, 0u);
@@ -209,7 +210,8 @@ TEST(AdminDurability, AcknowledgedWritesSurviveKillNine) {
   ASSERT_TRUE(gateway.start(options));
   const uint16_t port = gateway.http_port();
   for (int i = 0; i < acked; ++i) {
-    HttpResponse r = admin_call(gateway.admin_port(), "GET", "/apisix/admin/routes/k" + std::to_string(i));
+    HttpResponse r =
+        admin_call(gateway.admin_port(), "GET", "/apisix/admin/routes/k" + std::to_string(i));
     ASSERT_EQ(r.status, 200) << "acknowledged route k" << i << " of " << acked << " lost";
   }
   EXPECT_EQ(served_by(port, "/k/0"), "a");

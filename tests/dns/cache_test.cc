@@ -76,7 +76,8 @@ TEST(DnsCache, ShortTtlRecordChangeIsReportedOnce) {
     EXPECT_TRUE(changes.empty());
     // The record changes: the next refresh reports the new address set.
     EXPECT_TRUE(server.set_hosts({{"10.1.0.2", "dyn.test"}, {"10.1.0.3", "dyn.test"}}, "dyn.test"));
-    EXPECT_TRUE(co_await test::eventually(rig.loop, [&] { return !changes.empty(); }, 10s));
+    EXPECT_TRUE(co_await test::eventually(
+        rig.loop, [&] { return !changes.empty(); }, 10s));
     if (!changes.empty()) {
       EXPECT_EQ(changes[0], (std::vector<std::string>{"10.1.0.2", "10.1.0.3"}));
     }
@@ -133,7 +134,8 @@ TEST(DnsCache, KeepsLastGoodAnswerWhenRefreshFails) {
     // The server comes back (same port) with a new address: reported.
     records.hosts = {{"10.1.0.9", "dyn.test"}};
     EXPECT_TRUE(server.restart(records)) << server.error();
-    EXPECT_TRUE(co_await test::eventually(rig.loop, [&] { return changes == 1; }, 10s));
+    EXPECT_TRUE(co_await test::eventually(
+        rig.loop, [&] { return changes == 1; }, 10s));
     cached = rig.cache->find("dyn.test");
     EXPECT_TRUE(cached != nullptr && ips(*cached) == std::vector<std::string>{"10.1.0.9"});
   }));
@@ -192,7 +194,8 @@ TEST(DnsCache, ConcurrentGetsShareOneLookupAndFailuresAreReported) {
         ++count;
       }(cache, done));
     }
-    EXPECT_TRUE(co_await test::eventually(loop, [&] { return done == 5; }, 10s));
+    EXPECT_TRUE(co_await test::eventually(
+        loop, [&] { return done == 5; }, 10s));
     EXPECT_EQ(lookups, 1);
     auto missing = co_await cache.get("missing.test");
     EXPECT_FALSE(missing.ok());

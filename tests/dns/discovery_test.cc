@@ -28,8 +28,8 @@ DnsRecords service_records() {
 
 std::unique_ptr<DnsDiscovery> make_discovery(core::Loop& loop, const DnsmasqServer& server,
                                              std::optional<std::vector<std::string>> order = {}) {
-  auto config = make_dns_discovery_config(std::vector<std::string>{server.address()},
-                                          std::nullopt, order);
+  auto config =
+      make_dns_discovery_config(std::vector<std::string>{server.address()}, std::nullopt, order);
   EXPECT_TRUE(config.ok());
   DnsResolverOptions base;
   base.use_search = false;
@@ -59,8 +59,8 @@ TEST(DnsDiscovery, SrvServiceNameMapsPriorityWeightAndPort) {
     EXPECT_TRUE(nodes.ok()) << (nodes.ok() ? "" : nodes.error().context);
     if (nodes.ok()) {
       EXPECT_EQ(sorted(*nodes), (std::vector<DiscoveredNode>{{"10.2.0.1", 8080, 60, -10},
-                                                            {"10.2.0.2", 0, 1, -20},
-                                                            {"10.2.0.3", 0, 1, -20}}));
+                                                             {"10.2.0.2", 0, 1, -20},
+                                                             {"10.2.0.3", 0, 1, -20}}));
     }
     auto with_port = co_await discovery->nodes("_http._tcp.api.test:9000");
     EXPECT_TRUE(with_port.ok());
@@ -130,13 +130,15 @@ TEST(DnsDiscovery, CacheReportsChangedSrvRecords) {
     cache.watch("_http._tcp.api.test", [&](const std::string&, const DnsAnswer& answer) {
       seen.push_back(sorted(nodes_from_answer(answer, std::nullopt)));
     });
-    EXPECT_TRUE(co_await test::eventually(loop, [&] { return seen.size() == 1; }, 10s));
+    EXPECT_TRUE(co_await test::eventually(
+        loop, [&] { return seen.size() == 1; }, 10s));
     DnsRecords changed = service_records();
     changed.srvs = {{"_http._tcp.api.test", "a.test", 8081, 5, 7}};
     uint16_t port = server.port();
     EXPECT_TRUE(server.restart(changed)) << server.error();
     EXPECT_EQ(server.port(), port);
-    EXPECT_TRUE(co_await test::eventually(loop, [&] { return seen.size() == 2; }, 15s));
+    EXPECT_TRUE(co_await test::eventually(
+        loop, [&] { return seen.size() == 2; }, 15s));
     if (seen.size() == 2) {
       EXPECT_EQ(seen[1], (std::vector<DiscoveredNode>{{"10.2.0.1", 8081, 7, -5}}));
     }

@@ -1,12 +1,11 @@
 // DnsResolver against a real dnsmasq (core.md §7.3): A, AAAA, SRV, CNAME, errors, timeouts.
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tests/dns/dns_test_support.h"
 #include "tests/harness/dns_server.h"
@@ -22,8 +21,10 @@ using test::DnsRecords;
 
 DnsRecords sample_records() {
   DnsRecords r;
-  r.host_records = {{"a.test", {"10.0.0.1"}, 30}, {"v6.test", {"fd00::1"}, 7},
-                    {"b.test", {"10.0.0.2"}, 40}, {"both.test", {"10.0.0.3", "fd00::3"}, 9}};
+  r.host_records = {{"a.test", {"10.0.0.1"}, 30},
+                    {"v6.test", {"fd00::1"}, 7},
+                    {"b.test", {"10.0.0.2"}, 40},
+                    {"both.test", {"10.0.0.3", "fd00::3"}, 9}};
   r.hosts = {{"10.0.1.1", "multi.test"}, {"10.0.1.2", "multi.test"}};
   r.srvs = {{"_http._tcp.svc.test", "a.test", 8080, 1, 10},
             {"_http._tcp.svc.test", "b.test", 0, 2, 0}};
@@ -282,7 +283,8 @@ TEST_F(DnsResolverTest, ConcurrentLookupsAllComplete) {
         ++count;
       }(*resolver, done));
     }
-    EXPECT_TRUE(co_await test::eventually(loop_, [&] { return done == 20; }, 10s));
+    EXPECT_TRUE(co_await test::eventually(
+        loop_, [&] { return done == 20; }, 10s));
   }));
 }
 

@@ -85,7 +85,8 @@ bool skip_name(const std::string& m, size_t& pos) {
 }
 
 uint16_t get_u16(const std::string& m, size_t pos) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(m[pos]) << 8) | static_cast<uint8_t>(m[pos + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(m[pos]) << 8) |
+                               static_cast<uint8_t>(m[pos + 1]));
 }
 
 bool parse_probe(const std::string& m, uint16_t id, DnsProbe& probe) {

@@ -52,7 +52,7 @@ struct DnsRecords {
   std::vector<Srv> srvs;
   std::vector<Cname> cnames;
   std::vector<HostsLine> hosts;
-  uint32_t local_ttl_s = 1;  // TTL of `hosts` lines and SRV records
+  uint32_t local_ttl_s = 1;   // TTL of `hosts` lines and SRV records
   std::string zone = "test";  // dnsmasq answers NXDOMAIN for unknown names under it
 };
 

@@ -106,8 +106,7 @@ TEST_P(RouteConditions, ColonSegmentsFollowTheRouterMode) {
 // the client waits for 100 Continue, and the connection stays usable.
 TEST_P(RouteConditions, PostArgsFromAFormBody) {
   RawClient client(gateway_.http_port());
-  Headers form = {{"Host", "example.com"},
-                  {"Content-Type", "application/x-www-form-urlencoded"}};
+  Headers form = {{"Host", "example.com"}, {"Content-Type", "application/x-www-form-urlencoded"}};
   HttpResponse r = client.round_trip(make_request("POST", "/form", form, "age=3&name=jack"));
   EXPECT_EQ(r.status, 200) << r.describe();
   ASSERT_EQ(beta_.request_count(), 1u);
