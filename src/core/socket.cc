@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 namespace apisix::core {
-namespace {
 
 IoError error_from_errno(int err) {
   switch (err) {
@@ -29,8 +28,6 @@ IoError error_from_errno(int err) {
 IoError error_from_wait(Wait w) {
   return w == Wait::Timeout ? IoError::Timeout : IoError::Cancelled;
 }
-
-}  // namespace
 
 const char* to_string(IoError error) {
   switch (error) {

@@ -27,6 +27,10 @@ enum class IoError : uint8_t {
   Other,      // any other errno
 };
 const char* to_string(IoError error);
+// How a failed socket call's errno, and a wait that did not end Ready, end an operation;
+// shared by every stream over a Socket (plain and TLS).
+IoError error_from_errno(int err);
+IoError error_from_wait(Wait w);
 
 struct IoResult {
   size_t bytes = 0;

@@ -11,6 +11,8 @@
 
 namespace apisix::tls {
 
+using core::error_from_errno;
+using core::error_from_wait;
 using core::IoError;
 using core::IoResult;
 using core::TimePoint;
@@ -23,24 +25,6 @@ constexpr size_t kRecordBytes = 16 * 1024;
 // Gathering space for write_all. Only used between two non-suspending calls; a write that
 // has to wait moves its bytes into its own frame first.
 thread_local char tls_gather[kRecordBytes];
-
-IoError error_from_errno(int err) {
-  switch (err) {
-    case ECONNRESET:
-    case ECONNREFUSED:
-    case EPIPE:
-    case ECONNABORTED:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-      return IoError::Reset;
-    default:
-      return IoError::Other;
-  }
-}
-
-IoError error_from_wait(Wait w) {
-  return w == Wait::Timeout ? IoError::Timeout : IoError::Cancelled;
-}
 
 bool is_ip_literal(const std::string& name) {
   in6_addr addr{};
