@@ -293,31 +293,6 @@ AdminServer::AdminServer(core::Loop& loop, AdminOptions options, ChangeSink on_c
       durable_(durable),
       listener_(loop, "admin") {}
 
-std::vector<Change> AdminServer::load(const std::vector<store::KeyValue>& items) {
-  std::vector<Change> changes;
-  const std::string prefix = options_.prefix + "/";
-  for (const store::KeyValue& kv : items) {
-    if (kv.key.compare(0, prefix.size(), prefix) != 0) {
-      continue;
-    }
-    std::string_view rest = std::string_view(kv.key).substr(prefix.size());
-    size_t slash = rest.find('/');
-    if (slash == std::string_view::npos || !is_built_type(rest.substr(0, slash))) {
-      continue;
-    }
-    boost::system::error_code ec;
-    json::value value = json::parse(kv.value, ec);
-    if (ec) {
-      core::log_error("store: ", kv.key, " is not JSON; skipped");
-      continue;
-    }
-    store_.put_at(kv.key, value, 0, kv.create_revision, kv.mod_revision);
-    changes.push_back(Change{std::string(rest.substr(0, slash)),
-                             std::string(rest.substr(slash + 1)), std::move(value)});
-  }
-  return changes;
-}
-
 AdminServer::~AdminServer() = default;
 
 std::string AdminServer::key_of(std::string_view type, std::string_view id) const {
@@ -743,6 +718,7 @@ AdminServer::Response AdminServer::commit(const Pending& pending, int64_t create
   if (pending.remove) {
     if (modified != 0) {
       store_.erase_at(pending.key, modified);
+      tombstones_[pending.key] = modified;
     } else {
       store_.erase(pending.key);
     }

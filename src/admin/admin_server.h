@@ -9,6 +9,7 @@
 // Storage is the in-memory ResourceMap below until the durable embedded store and etcd are
 // wired in (issue 5); its revisions already follow etcd's (one global counter).
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -77,6 +78,8 @@ class ResourceMap {
   bool erase(const std::string& key);
   void erase_at(const std::string& key, int64_t revision);
   int64_t next_revision() { return ++revision_; }
+  // Moves the revision forward to `revision` (a listing taken there), never back.
+  void advance(int64_t revision) { revision_ = std::max(revision_, revision); }
   int64_t revision() const { return revision_; }
   const std::map<std::string, StoredItem>& items() const { return items_; }
   // Keys whose TTL ran out by `now_unix`, without scanning every item.
@@ -128,10 +131,18 @@ class AdminServer {
   // Answers `request`, writing through the durable store when there is one.
   core::Task<Response> handle_async(const Request& request);
 
+  // ---- Following the store (admin_sync.cc) ----
   // Resources already in the durable store at start: (key, JSON text, create and mod
   // revisions). Returns the changes for the first snapshot; unparsable items are logged
   // and skipped.
   std::vector<Change> load(const std::vector<store::KeyValue>& items);
+  // Replaces what is held with a full listing taken at store revision `revision` (etcd: the
+  // first load, and the re-list after a compacted watch); returns what changed.
+  std::vector<Change> resync(const std::vector<store::KeyValue>& items, int64_t revision);
+  // Applies watched events (etcd, where other nodes write too). An event this process has
+  // already applied — its own acknowledged write, or anything older for that key — is
+  // skipped, so a write is applied once whether it arrives by ack or by watch.
+  std::vector<Change> apply_events(const std::vector<store::Event>& events);
 
   // Drops resources whose TTL passed (§3.4.7); called every second by the server's loop.
   void expire(int64_t now_unix);
@@ -166,6 +177,11 @@ class AdminServer {
   std::optional<std::string> validate(std::string_view type, const boost::json::value& value);
   std::string key_of(std::string_view type, std::string_view id) const;
   static Response json_error(int status, std::string message);  // {"error_msg": ...}
+
+  // Splits "<prefix>/<type>/<id>" into (type, id) for a known resource type.
+  std::optional<std::pair<std::string, std::string>> split_key(std::string_view key) const;
+  // Deleted keys and the revision of their delete, until the watch has passed it.
+  std::map<std::string, int64_t> tombstones_;
 
   core::Loop& loop_;
   AdminOptions options_;

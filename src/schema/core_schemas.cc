@@ -1,0 +1,1 @@
+#include "schema/core_schemas.h"

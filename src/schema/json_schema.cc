@@ -1,0 +1,1 @@
+#include "schema/json_schema.h"
