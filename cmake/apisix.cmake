@@ -12,7 +12,15 @@ function(apisix_library name)
     # difference across sections"), so files with coroutines (socket and store code, never
     # what a fuzz target exercises) get ASan only.
     foreach(src ${L_SOURCES})
-      file(READ ${CMAKE_CURRENT_SOURCE_DIR}/${src} text)
+      if(IS_ABSOLUTE ${src})
+        set(path ${src})  # generated sources (embedded schema texts)
+      else()
+        set(path ${CMAKE_CURRENT_SOURCE_DIR}/${src})
+      endif()
+      if(NOT EXISTS ${path})
+        continue()  # generated at build time: data only, no coroutines
+      endif()
+      file(READ ${path} text)
       if(text MATCHES "co_await|co_return|co_yield")
         set_property(SOURCE ${src} APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=undefined)
       else()

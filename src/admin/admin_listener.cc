@@ -147,6 +147,14 @@ core::Task<AdminServer::Response> AdminServer::handle_async(const Request& reque
   if (durable_ == nullptr) {
     co_return commit(pending, 0, 0);
   }
+  // Keys that go before the main one (a consumer's credentials), each applied once durable.
+  for (const std::string& key : pending.also_remove) {
+    Result<store::WriteResult> gone = co_await durable_->remove(key, std::nullopt);
+    if (!gone) {
+      co_return json_error(503, gone.error().context);
+    }
+    commit_removed(key, gone->revision);
+  }
   // (Two statements, not `?:` around co_await: GCC 12 destroys such temporaries twice.)
   Result<store::WriteResult> written = Error{ErrorKind::Io, ErrorSource::Internal, false, ""};
   if (pending.remove) {

@@ -1,10 +1,13 @@
 #pragma once
-// AdminServer: APISIX's Admin API (core.md §3) on the control thread's loop, for the resources
-// the gateway compiles today: routes, services and upstreams. Requests are authenticated
-// (§3.1: api_key argument, X-API-KEY header or x_api_key cookie; admin and viewer roles;
-// allow_admin CIDRs), validated with the typed resource parsers plus the write-time reference
-// checks of §3.10, stored with etcd-like revisions, and answered with the v3 envelopes of
-// §3.4. Every accepted write is handed to `on_change`, which turns it into a new snapshot.
+// AdminServer: APISIX's Admin API (core.md §3) on the control thread's loop, for every resource
+// of §3.3 (routes, services, upstreams, consumers and their credentials, consumer groups, ssls,
+// global rules, plugin configs, plugin metadata, stream routes, protos, secrets) and the
+// special endpoints of §3.12. Requests are authenticated (§3.1: api_key argument, X-API-KEY
+// header or x_api_key cookie; admin and viewer roles; allow_admin CIDRs), validated (routes,
+// services, upstreams by the typed resource parsers, the other kinds by the core JSON
+// schemas) plus the write-time reference checks of §3.10, stored with etcd-like revisions, and
+// answered with the v3 envelopes of §3.4. Every accepted write is handed to `on_change`, which
+// turns it into a new snapshot.
 //
 // Storage is the in-memory ResourceMap below until the durable embedded store and etcd are
 // wired in (issue 5); its revisions already follow etcd's (one global counter).
@@ -27,6 +30,7 @@
 #include "core/result.h"
 #include "core/socket.h"
 #include "router/ip_match.h"
+#include "schema/json_schema.h"
 #include "store/config_store.h"
 
 namespace apisix::admin {
@@ -36,6 +40,21 @@ enum class Role { Admin, Viewer };
 struct AdminKey {
   std::string key;
   Role role = Role::Admin;
+};
+
+// Facts about one plugin the gateway knows, as the Admin API validates and shows it (core.md
+// §3.10 plugin validation, §3.12 plugin endpoints). Schemas are APISIX's JSON Schema documents
+// (null: none).
+struct PluginInfo {
+  std::string name;     // APISIX's name, e.g. "key-auth"
+  int priority = 0;     // higher runs earlier; /plugins/list is sorted by it
+  std::string type;     // "auth" for authentication plugins, else ""
+  bool stream = false;  // an entry of the stream subsystem (a plugin in both has two entries)
+  std::string version = "0.1";
+  std::string scope;          // "global" for plugins that only make sense as global rules, else ""
+  boost::json::value schema;  // the plugin configuration (without `_meta`)
+  boost::json::value consumer_schema;  // auth plugins: the consumer/credential configuration
+  boost::json::value metadata_schema;  // plugin_metadata (null: any object)
 };
 
 struct AdminOptions {
@@ -48,7 +67,29 @@ struct AdminOptions {
   bool cors = true;
   std::string server_header = "APISIX";
   std::string prefix = "/apisix";  // deployment.etcd.prefix: keys are <prefix>/<type>/<id>
+  // apisix.data_encryption.keyring (core.md §2.2): SSL private keys are stored encrypted with
+  // the first entry (16 bytes: AES-128-CBC, 32 bytes: AES-256-CBC; other lengths are ignored);
+  // empty: stored as sent. The default is APISIX's (conf/config.yaml.example).
+  std::vector<std::string> keyring = {"qeddd145sfvddff3", "edd1c9f0985e76a2"};
+  // apisix.proxy_mode is "stream" or "http&stream": otherwise stream_routes are refused (§3.2).
+  bool stream_proxy = false;
+  // xRPC protocols a stream route's `protocol.name` may name (apisix.stream.xrpc).
+  std::vector<std::string> xrpc_protocols;
+  // The plugins this gateway knows: both subsystems, any order. A `plugins` object naming a
+  // plugin not listed here is refused (`unknown plugin [<name>]`).
+  std::vector<PluginInfo> plugins;
+  // PUT /apisix/admin/plugins/reload (§3.12.4): re-read the plugin list. Unset: nothing to do.
+  std::function<void()> reload_plugins;
 };
+
+// An SSL private key as stored (core.md §2.2) back to PEM: a value starting with "---" is
+// returned as is, anything else is base64-decoded and decrypted with each keyring entry in
+// turn. nullopt when no entry decrypts it.
+std::optional<std::string> decrypt_private_key(std::string_view stored,
+                                               const std::vector<std::string>& keyring);
+// PEM text encrypted for storage with the first usable keyring entry, then base64; values that
+// do not start with "---", or an empty keyring, are returned unchanged.
+std::string encrypt_private_key(std::string_view pem, const std::vector<std::string>& keyring);
 
 // One stored resource, as §3.4 lists it.
 struct StoredItem {
@@ -58,8 +99,10 @@ struct StoredItem {
   int64_t expire_at = 0;  // unix seconds; 0 = no TTL
 };
 
-// What a write changed: the resource kind ("routes", "services", "upstreams"), its id, and
-// the new value (null when deleted).
+// What a write changed: the directory the key lives in ("routes", "consumers", "ssls", ...),
+// the rest of the key after "<prefix>/<directory>/" as its id (a credential's is
+// "<username>/credentials/<id>", a secret's "<manager>/<id>"), and the new value (null when
+// deleted).
 struct Change {
   std::string type;
   std::string id;
@@ -161,20 +204,55 @@ class AdminServer {
     int64_t ttl = 0;
     int status = 200;
     std::optional<int64_t> expected;  // PATCH: the mod revision the merge started from
+    // Keys deleted, one by one, before `key` is written or deleted: a consumer's credentials.
+    std::vector<std::string> also_remove;
   };
+  // Where a request points (core.md §3.2, §3.3): the resource type ("credentials" for a
+  // consumer's credentials), the id the URL names, and what the rest of the path adds.
+  struct Target {
+    std::string type;
+    std::string id;       // secrets: "<manager>/<id>"; "" when the URL has none
+    std::string owner;    // credentials: the consumer's username
+    std::string manager;  // secrets: the manager segment
+    std::vector<std::string_view> sub_path;
+  };
+  // A plugin of options_.plugins with its schemas compiled (null: none, or not compilable).
+  struct KnownPlugin {
+    const PluginInfo* info = nullptr;
+    boost::json::value document;  // the schema with `_meta` injected (core.md §4.16)
+    std::shared_ptr<const schema::Schema> schema;
+    std::shared_ptr<const schema::Schema> consumer_schema;
+    std::shared_ptr<const schema::Schema> metadata_schema;
+  };
+  enum class PluginScope { Http, Consumer, Stream };
+
   using Outcome = std::variant<Response, Pending>;
   Outcome prepare(const Request& request);
-  Outcome dispatch(const Request& request, std::string_view type, std::string_view id,
-                   const std::vector<std::string_view>& sub_path);
-  Response get(std::string_view type, std::string_view id, std::string_view query);
-  Outcome write(std::string_view method, std::string_view type, std::string id,
-                boost::json::value body, std::string_view query,
-                const std::vector<std::string_view>& sub_path);
-  Outcome remove(std::string_view type, std::string_view id, std::string_view query);
+  Outcome dispatch(const Request& request, Target target);
+  Response get(const Target& target, std::string_view query);
+  Outcome write(std::string_view method, Target target, boost::json::value body,
+                std::string_view query);
+  Outcome remove(const Target& target, std::string_view query);
   // Applies a write to the map and the snapshot; `created`/`modified` 0: the map's own.
   Response commit(const Pending& pending, int64_t created, int64_t modified);
-  // Validates `value` as a resource of `type` with id `id`: schema, then references.
-  std::optional<std::string> validate(std::string_view type, const boost::json::value& value);
+  // Applies the delete of one of a Pending's `also_remove` keys (`revision` 0: the map's own).
+  void commit_removed(const std::string& key, int64_t revision);
+  // Validates `value` as a resource at `target` whose id is `id`: schema, then the checks of
+  // core.md §3.10. The message is the `error_msg` of a 400.
+  std::optional<std::string> validate(const Target& target, const std::string& id,
+                                      const boost::json::value& value);
+  std::optional<std::string> check_plugins(const boost::json::value& plugins, PluginScope scope);
+  std::optional<std::string> check_duplicate_auth_key(const boost::json::value& plugins,
+                                                      const std::string& consumer,
+                                                      const std::string* credential);
+  std::optional<std::string> reference_holder(const Target& target);
+  // The special endpoints (core.md §3.12).
+  Response plugin_list(std::string_view query);
+  Response plugin_schema(std::string_view name, std::string_view query);
+  Response schema_validate(std::string_view type, std::string_view body);
+  const std::map<std::string, KnownPlugin, std::less<>>& plugins_of(bool stream) const {
+    return stream ? stream_plugins_ : http_plugins_;
+  }
   std::string key_of(std::string_view type, std::string_view id) const;
   static Response json_error(int status, std::string message);  // {"error_msg": ...}
 
@@ -189,6 +267,8 @@ class AdminServer {
   ResourceMap store_;
   store::ConfigStore* durable_ = nullptr;
   int64_t last_generated_id_ = 0;
+  std::map<std::string, KnownPlugin, std::less<>> http_plugins_;
+  std::map<std::string, KnownPlugin, std::less<>> stream_plugins_;
   TcpListener listener_;
   bool stopping_ = false;
 };

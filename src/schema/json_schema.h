@@ -1,6 +1,27 @@
 #pragma once
 // JSON Schema engine: compiles a schema document once into an immutable validator and checks
 // JSON values against it with APISIX's semantics (core.md §4.17) and message shapes (§3.13).
+//
+// Behaviour follows the `jsonschema` Lua library APISIX uses, including its quirks:
+// - Type names in messages are Lua's: objects and arrays are "table", null is "userdata".
+// - Checks run in a fixed order: type; for objects required (in the order listed), properties
+//   (schema order; defaults filled in), dependencies, patternProperties and
+//   additionalProperties (the value's key order), min/maxProperties; for arrays
+//   min/maxItems, items, uniqueItems; for strings min/maxLength, pattern; for numbers
+//   minimum, exclusiveMinimum, maximum, exclusiveMaximum, multipleOf; then enum, allOf,
+//   anyOf, oneOf, if/then/else, not, format, const. The first failure is reported.
+// - A "$ref" replaces the whole schema object it sits in (sibling keywords are ignored).
+// - A secret reference (a string starting with "$secret://", or with "$env://" in any case)
+//   is valid for any schema whose "type" is absent or exactly "string" (apisix/secret.lua
+//   is_secret_ref); a field of another type still wants its type.
+// - Patterns are PCRE, unanchored, matched on bytes; "required": [] accepts only an empty
+//   object or array.
+// - Validation stops with "validation exceeded its work limit" or "schema recursion too
+//   deep" when a value/schema pair would take unbounded time (schemas that recurse without
+//   descending into the value, or exponential anyOf/oneOf nesting).
+// Unknown keywords are ignored. Defaults are written only by the "properties" keyword, only
+// into objects that exist, and inside anyOf/oneOf/if only by the branch that is accepted;
+// they are copied as they are, not validated, and a null default is never written.
 
 #include <memory>
 #include <optional>
@@ -13,10 +34,12 @@
 
 namespace apisix::schema {
 
+// A compiled schema: immutable once built, shared read-only by any number of threads.
 class Schema {
  public:
   // Compiles the subschema of `document` found at JSON pointer `pointer` ("" = the whole
-  // document). "$ref" values of the form "#/..." resolve against `document`.
+  // document; a leading "#" is accepted). "$ref" values of the form "#/..." resolve against
+  // `document`. The result does not refer to `document` afterwards.
   static Result<std::shared_ptr<const Schema>> compile(const boost::json::value& document,
                                                        std::string_view pointer = "");
   virtual ~Schema() = default;
