@@ -1,0 +1,4 @@
+# Config providers through the real binary: etcd (a real etcd per test, see store.cmake for the
+# harness piece).
+apisix_integration_test(provider_integration_test SOURCES config/etcd_provider_test.cc)
+target_link_libraries(provider_integration_test PRIVATE apisix_test_etcd)
