@@ -430,13 +430,70 @@ Result<void> Server::start_control_api() {
     }
     return source ? health_item(*source) : upstream::HealthReportItem{};
   };
+  admin::ResourceSources resources;
+  resources.records = [this](std::string_view type, std::optional<std::string_view> id) {
+    return control_records(type, id);
+  };
+  resources.schema = [] { return control_schema(); };
   admin::ControlOptions options{config_.control.ip, config_.control.port, settings_->server_header};
-  control_api_ = std::make_unique<admin::ControlServer>(control_, options, std::move(sources));
+  control_api_ = std::make_unique<admin::ControlServer>(control_, options, std::move(sources),
+                                                        std::move(resources));
   if (auto listened = control_api_->listen(); !listened) {
     return Error::config("cannot listen on the Control API address " + config_.control.ip + ":" +
                          std::to_string(config_.control.port) + ": " + listened.error().context);
   }
   return {};
+}
+
+std::vector<admin::ResourceRecord> Server::control_records(std::string_view type,
+                                                           std::optional<std::string_view> id) {
+  std::vector<admin::ResourceRecord> out;
+  if (admin_) {
+    // Providers with a store: what the Admin API's mirror holds (credentials and other
+    // nested keys are not records of their directory).
+    std::string prefix = admin_options_prefix_ + "/" + std::string(type) + "/";
+    std::string from = id ? prefix + std::string(*id) : prefix;
+    const auto& items = admin_->resources().items();
+    for (auto it = items.lower_bound(from); it != items.end() && it->first.starts_with(prefix);
+         ++it) {
+      std::string_view rest = std::string_view(it->first).substr(prefix.size());
+      if (rest.find('/') != std::string_view::npos || (id && rest != *id)) {
+        if (id) break;
+        continue;
+      }
+      out.push_back(
+          {it->first, it->second.value, it->second.created_index, it->second.modified_index});
+      if (id) break;
+    }
+    return out;
+  }
+  // The standalone file: its items, keyed "/<type>/<id>" as APISIX's file mode names them.
+  const auto* root = resources_.raw.if_object();
+  const auto* list = root ? root->if_contains(type) : nullptr;
+  if (list == nullptr || !list->is_array()) {
+    return out;
+  }
+  for (const auto& item : list->get_array()) {
+    const auto* o = item.if_object();
+    const auto* item_id = o ? o->if_contains("id") : nullptr;
+    if (item_id == nullptr || !item_id->is_string()) {
+      continue;
+    }
+    std::string_view item_key = item_id->get_string();
+    if (id && item_key != *id) {
+      continue;
+    }
+    out.push_back({"/" + std::string(type) + "/" + std::string(item_key), item,
+                   static_cast<int64_t>(version_), static_cast<int64_t>(version_)});
+  }
+  return out;
+}
+
+boost::json::value Server::control_schema() {
+  // Core schemas arrive with the schema library; no plugin is built in yet.
+  return boost::json::object{{"main", boost::json::object{}},
+                             {"plugins", boost::json::object{}},
+                             {"stream_plugins", boost::json::object{}}};
 }
 
 void Server::reload() {

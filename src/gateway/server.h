@@ -54,6 +54,10 @@ class Server {
   void sync_health_checks();
   void stop_health_and_control();
   upstream::HealthReportItem health_item(const SnapshotBuilder::HealthSource& source) const;
+  // The Control API's configuration records (core.md §8.1).
+  std::vector<admin::ResourceRecord> control_records(std::string_view type,
+                                                     std::optional<std::string_view> id);
+  static boost::json::value control_schema();
   // The Admin API (embedded provider): options from deployment.admin, and the changes it
   // accepts turned into snapshots.
   Result<admin::AdminOptions> admin_options();
