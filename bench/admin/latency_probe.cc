@@ -9,7 +9,8 @@
 // matches: 404). Writes are paced at RATE per second. Prints one line per measure:
 //
 //   ack  n=... p50_ms=... p99_ms=... max_ms=...
-//   seen PORT n=... p50_ms=... p99_ms=... max_ms=... timeouts=...
+//   seen PORT n=... p50_ms=... p99_ms=... max_ms=... timeouts=...   (from the answer)
+//   total PORT n=... p50_ms=... p99_ms=... max_ms=...               (from sending the write)
 //   errors=...
 //
 // Loopback only. Exit status 1 when a write failed or a probe never became visible.
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
   for (int port : proxies) observers.emplace_back(port);
   std::vector<double> acks;
   std::vector<std::vector<double>> seen(proxies.size());
+  std::vector<std::vector<double>> total(proxies.size());
   std::vector<int> timeouts(proxies.size(), 0);
   int errors = 0;
   const auto period = std::chrono::duration<double>(1.0 / rate);
@@ -174,6 +176,7 @@ int main(int argc, char** argv) {
         int got = observers[o].exchange(get);
         if (got == 200) {
           seen[o].push_back(ms_since(acked));
+          total[o].push_back(ms_since(sent));
           break;
         }
         if (ms_since(acked) > 5000) {
@@ -188,6 +191,8 @@ int main(int argc, char** argv) {
   for (size_t o = 0; o < observers.size(); ++o) {
     std::string label = "seen " + std::to_string(proxies[o]);
     report(label.c_str(), seen[o], " timeouts=" + std::to_string(timeouts[o]));
+    std::string whole = "total " + std::to_string(proxies[o]);
+    report(whole.c_str(), total[o], "");
     failed += timeouts[o];
   }
   std::printf("errors=%d\n", errors);
