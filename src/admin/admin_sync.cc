@@ -15,9 +15,9 @@ namespace {
 // The directories APISIX keeps resources in (core.md §2.1).
 bool is_resource_dir(std::string_view type) {
   static constexpr std::string_view kDirs[] = {
-      "routes",          "services",       "upstreams",       "consumers",
-      "consumer_groups", "ssls",           "global_rules",    "plugin_configs",
-      "plugin_metadata", "stream_routes",  "protos",          "secrets"};
+      "routes",          "services",      "upstreams",    "consumers",
+      "consumer_groups", "ssls",          "global_rules", "plugin_configs",
+      "plugin_metadata", "stream_routes", "protos",       "secrets"};
   for (std::string_view d : kDirs) {
     if (d == type) return true;
   }
@@ -33,6 +33,16 @@ std::optional<json::value> parse_object(const store::KeyValue& kv) {
     return std::nullopt;
   }
   return value;
+}
+
+// The value as the gateway compiles it: readers overwrite `id` with the key's suffix (§2.2),
+// whatever the stored value says. Consumers (and their credentials) are named by username.
+json::value with_key_id(const json::value& value, const std::string& type, const std::string& id) {
+  json::value out = value;
+  if (type != "consumers") {
+    out.as_object()["id"] = id;
+  }
+  return out;
 }
 
 }  // namespace
@@ -66,7 +76,9 @@ std::vector<Change> AdminServer::load(const std::vector<store::KeyValue>& items)
       continue;
     }
     store_.put_at(kv.key, *value, 0, kv.create_revision, kv.mod_revision);
-    changes.push_back(Change{std::move(names->first), std::move(names->second), std::move(*value)});
+    json::value compiled = with_key_id(*value, names->first, names->second);
+    changes.push_back(
+        Change{std::move(names->first), std::move(names->second), std::move(compiled)});
   }
   return changes;
 }
@@ -95,9 +107,10 @@ std::vector<Change> AdminServer::resync(const std::vector<store::KeyValue>& item
       continue;
     }
     listed.insert(kv.key);
-    store_.put_at(kv.key, *value, held ? held->expire_at : 0, kv.create_revision,
-                  kv.mod_revision);
-    changes.push_back(Change{std::move(names->first), std::move(names->second), std::move(*value)});
+    store_.put_at(kv.key, *value, held ? held->expire_at : 0, kv.create_revision, kv.mod_revision);
+    json::value compiled = with_key_id(*value, names->first, names->second);
+    changes.push_back(
+        Change{std::move(names->first), std::move(names->second), std::move(compiled)});
   }
   // Items that disappeared are removed.
   std::vector<std::string> gone;
@@ -148,9 +161,10 @@ std::vector<Change> AdminServer::apply_events(const std::vector<store::Event>& e
       core::log_error("store: ", kv.key, " is not a JSON object; kept the previous value");
       continue;
     }
-    store_.put_at(kv.key, *value, held ? held->expire_at : 0, kv.create_revision,
-                  kv.mod_revision);
-    changes.push_back(Change{std::move(names->first), std::move(names->second), std::move(*value)});
+    store_.put_at(kv.key, *value, held ? held->expire_at : 0, kv.create_revision, kv.mod_revision);
+    json::value compiled = with_key_id(*value, names->first, names->second);
+    changes.push_back(
+        Change{std::move(names->first), std::move(names->second), std::move(compiled)});
   }
   // Tombstones the watch has passed can no longer hide anything.
   for (auto it = tombstones_.begin(); it != tombstones_.end();) {

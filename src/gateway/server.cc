@@ -15,6 +15,7 @@
 #include "config/resource_parse.h"
 #include "core/log.h"
 #include "store/embedded_store.h"
+#include "store/etcd_store.h"
 
 #ifndef APISIX_COMPAT_VERSION
 #define APISIX_COMPAT_VERSION "3.18.0"
@@ -195,6 +196,12 @@ Result<void> Server::start() {
                              listened.error().context);
       }
     }
+  } else if (provider == "etcd") {
+    // Resources come from etcd (APISIX's key layout); the Admin API, when this node runs it,
+    // writes there, and every node follows the same watch.
+    if (auto opened = open_etcd_store(); !opened) {
+      return opened.error();
+    }
   } else {
     return Error::config("invalid config: deployment.role_" + config_.role +
                          ".config_provider: \"" + provider +
@@ -235,7 +242,7 @@ Result<void> Server::start() {
     core::Endpoint::parse(addr.ip, port, shown);
     listen_report += "http " + shown.to_string() + "\n";
   }
-  if (admin_) {
+  if (admin_ && config_.enable_admin) {
     core::Endpoint shown;
     core::Endpoint::parse(config_.admin_listen.ip, admin_->bound_port(), shown);
     listen_report += "admin " + shown.to_string() + "\n";
@@ -278,8 +285,8 @@ Result<void> Server::start() {
   auto snapshot = builder_->build(resources_, ++version_);
   if (!loaded_changes_.empty()) {
     snapshot = builder_->apply(to_resource_changes(loaded_changes_), ++version_);
-    core::log(core::LogLevel::Notice, "loaded ", loaded_changes_.size(),
-              " resources from the embedded store");
+    core::log(core::LogLevel::Notice, "loaded ", loaded_changes_.size(), " resources from the ",
+              store_->kind(), " store");
     loaded_changes_.clear();
   }
   for (uint32_t w = 0; w < worker_count; ++w) {
@@ -289,9 +296,23 @@ Result<void> Server::start() {
   for (auto& w : workers_) {
     w->start();
   }
-  if (admin_) {
+  if (admin_ && config_.enable_admin) {
     admin_->start();
     core::spawn(admin_housekeeping());
+  }
+  if (provider == "etcd") {
+    StoreFollower::Options follow;
+    follow.prefix = admin_options_prefix_ + "/";
+    StoreFollower::Callbacks callbacks;
+    callbacks.events = [this](const std::vector<store::Event>& events) {
+      apply_store_events(events);
+    };
+    callbacks.resync = [this](const std::vector<store::KeyValue>& items, int64_t revision) {
+      apply_store_listing(items, revision);
+    };
+    follower_ =
+        std::make_unique<StoreFollower>(control_, *store_, std::move(follow), std::move(callbacks));
+    follower_->start(loaded_revision_ + 1);
   }
   if (control_api_) {
     control_api_->start();
@@ -409,13 +430,70 @@ Result<void> Server::start_control_api() {
     }
     return source ? health_item(*source) : upstream::HealthReportItem{};
   };
+  admin::ResourceSources resources;
+  resources.records = [this](std::string_view type, std::optional<std::string_view> id) {
+    return control_records(type, id);
+  };
+  resources.schema = [] { return control_schema(); };
   admin::ControlOptions options{config_.control.ip, config_.control.port, settings_->server_header};
-  control_api_ = std::make_unique<admin::ControlServer>(control_, options, std::move(sources));
+  control_api_ = std::make_unique<admin::ControlServer>(control_, options, std::move(sources),
+                                                        std::move(resources));
   if (auto listened = control_api_->listen(); !listened) {
     return Error::config("cannot listen on the Control API address " + config_.control.ip + ":" +
                          std::to_string(config_.control.port) + ": " + listened.error().context);
   }
   return {};
+}
+
+std::vector<admin::ResourceRecord> Server::control_records(std::string_view type,
+                                                           std::optional<std::string_view> id) {
+  std::vector<admin::ResourceRecord> out;
+  if (admin_) {
+    // Providers with a store: what the Admin API's mirror holds (credentials and other
+    // nested keys are not records of their directory).
+    std::string prefix = admin_options_prefix_ + "/" + std::string(type) + "/";
+    std::string from = id ? prefix + std::string(*id) : prefix;
+    const auto& items = admin_->resources().items();
+    for (auto it = items.lower_bound(from); it != items.end() && it->first.starts_with(prefix);
+         ++it) {
+      std::string_view rest = std::string_view(it->first).substr(prefix.size());
+      if (rest.find('/') != std::string_view::npos || (id && rest != *id)) {
+        if (id) break;
+        continue;
+      }
+      out.push_back(
+          {it->first, it->second.value, it->second.created_index, it->second.modified_index});
+      if (id) break;
+    }
+    return out;
+  }
+  // The standalone file: its items, keyed "/<type>/<id>" as APISIX's file mode names them.
+  const auto* root = resources_.raw.if_object();
+  const auto* list = root ? root->if_contains(type) : nullptr;
+  if (list == nullptr || !list->is_array()) {
+    return out;
+  }
+  for (const auto& item : list->get_array()) {
+    const auto* o = item.if_object();
+    const auto* item_id = o ? o->if_contains("id") : nullptr;
+    if (item_id == nullptr || !item_id->is_string()) {
+      continue;
+    }
+    std::string_view item_key = item_id->get_string();
+    if (id && item_key != *id) {
+      continue;
+    }
+    out.push_back({"/" + std::string(type) + "/" + std::string(item_key), item,
+                   static_cast<int64_t>(version_), static_cast<int64_t>(version_)});
+  }
+  return out;
+}
+
+boost::json::value Server::control_schema() {
+  // Core schemas arrive with the schema library; no plugin is built in yet.
+  return boost::json::object{{"main", boost::json::object{}},
+                             {"plugins", boost::json::object{}},
+                             {"stream_plugins", boost::json::object{}}};
 }
 
 void Server::reload() {
@@ -574,6 +652,136 @@ Result<void> Server::open_embedded_store() {
   return {};
 }
 
+namespace {
+
+// deployment.etcd (core.md §1.3) as the etcd store takes it.
+store::EtcdOptions etcd_options(const boost::json::value& raw) {
+  store::EtcdOptions o;
+  const boost::json::value* etcd = nullptr;
+  if (const auto* root = raw.if_object()) {
+    if (const auto* d = root->if_contains("deployment"); d && d->is_object()) {
+      etcd = d->get_object().if_contains("etcd");
+    }
+  }
+  if (etcd == nullptr || !etcd->is_object()) {
+    return o;
+  }
+  const auto& e = etcd->get_object();
+  if (const auto* hosts = e.if_contains("host"); hosts && hosts->is_array()) {
+    for (const auto& h : hosts->get_array()) {
+      if (h.is_string()) {
+        o.hosts.emplace_back(h.get_string());
+      }
+    }
+  }
+  if (const auto* user = e.if_contains("user"); user && user->is_string()) {
+    o.user = std::string(user->get_string());
+  }
+  if (const auto* password = e.if_contains("password"); password && password->is_string()) {
+    o.password = std::string(password->get_string());
+  }
+  if (const auto* timeout = e.if_contains("timeout"); timeout && timeout->is_number()) {
+    o.timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(timeout->to_number<double>() * 1000));
+  }
+  return o;
+}
+
+core::Task<void> list_then_stop(store::ConfigStore& store, std::string prefix,
+                                std::optional<Result<store::ListResult>>& out, core::Loop& loop) {
+  out = co_await store.list(std::move(prefix));
+  loop.stop();
+}
+
+}  // namespace
+
+Result<void> Server::open_etcd_store() {
+  store::EtcdOptions options = etcd_options(config_.raw);
+  admin::AdminOptions admin_opts;
+  if (config_.enable_admin) {
+    auto parsed = admin_options();
+    if (!parsed) {
+      return parsed.error();
+    }
+    admin_opts = std::move(parsed.value());
+  } else {
+    // A data plane runs no Admin API; the admin server only mirrors what etcd holds.
+    if (const auto* root = config_.raw.if_object()) {
+      if (const auto* d = root->if_contains("deployment"); d && d->is_object()) {
+        if (const auto* e = d->get_object().if_contains("etcd"); e && e->is_object()) {
+          if (const auto* p = e->get_object().if_contains("prefix"); p && p->is_string()) {
+            admin_opts.prefix = std::string(p->get_string());
+          }
+        }
+      }
+    }
+  }
+  admin_options_prefix_ = admin_opts.prefix;
+  const std::string watch_prefix = admin_opts.prefix + "/";
+
+  // The first full load runs before the control loop does, on a loop of its own, so the
+  // workers start with the configuration etcd holds (APISIX refuses to start without it).
+  {
+    core::Loop boot;
+    auto boot_store = store::EtcdStore::create(boot, options);
+    if (!boot_store) {
+      return Error::config("invalid config: deployment.etcd: " + boot_store.error().context);
+    }
+    std::optional<Result<store::ListResult>> listed;
+    core::spawn(list_then_stop(**boot_store, watch_prefix, listed, boot));
+    if (!listed) {
+      boot.run();
+    }
+    if (!listed || !*listed) {
+      std::string why = listed ? listed->error().context : "no answer";
+      std::string hosts;
+      for (const std::string& h : options.hosts) {
+        hosts += (hosts.empty() ? "" : ", ") + h;
+      }
+      return Error::config("cannot load the configuration from etcd (" + hosts + "): " + why);
+    }
+    loaded_revision_ = (*listed)->revision;
+    auto store = store::EtcdStore::create(control_, options);
+    if (!store) {
+      return Error::config("invalid config: deployment.etcd: " + store.error().context);
+    }
+    store_ = std::move(store.value());
+    admin_ = std::make_unique<admin::AdminServer>(
+        control_, std::move(admin_opts),
+        [this](const std::vector<admin::Change>& changes) { apply_admin_changes(changes); },
+        store_.get());
+    loaded_changes_ = admin_->resync((*listed)->items, loaded_revision_);
+  }
+  if (config_.enable_admin) {
+    if (auto listened = admin_->listen(); !listened) {
+      return Error::config("cannot listen on the Admin API address " + config_.admin_listen.ip +
+                           ":" + std::to_string(config_.admin_listen.port) + ": " +
+                           listened.error().context);
+    }
+  }
+  return {};
+}
+
+void Server::apply_store_events(const std::vector<store::Event>& events) {
+  if (stopping_ || !admin_) {
+    return;
+  }
+  auto changes = admin_->apply_events(events);
+  if (!changes.empty()) {
+    apply_admin_changes(changes);
+  }
+}
+
+void Server::apply_store_listing(const std::vector<store::KeyValue>& items, int64_t revision) {
+  if (stopping_ || !admin_) {
+    return;
+  }
+  auto changes = admin_->resync(items, revision);
+  if (!changes.empty()) {
+    apply_admin_changes(changes);
+  }
+}
+
 void Server::apply_admin_changes(const std::vector<admin::Change>& changes) {
   publish(builder_->apply(to_resource_changes(changes), ++version_));
 }
@@ -608,6 +816,9 @@ core::Task<void> Server::wait_for_workers() {
     if (health_checker_ && !health_checker_->idle()) {
       all = false;  // probes in flight end within their timeout
     }
+    if (follower_ && !follower_->finished()) {
+      all = false;  // its wait for events ends within its poll period
+    }
     if (all) {
       break;
     }
@@ -634,6 +845,9 @@ core::Task<void> Server::signal_loop(int signal_fd) {
         if (admin_) {
           admin_->stop();
         }
+        if (follower_) {
+          follower_->stop();
+        }
         stop_health_and_control();
         for (auto& w : workers_) {
           w->stop();
@@ -645,6 +859,9 @@ core::Task<void> Server::signal_loop(int signal_fd) {
         stopping_ = true;
         if (admin_) {
           admin_->stop();
+        }
+        if (follower_) {
+          follower_->stop();
         }
         stop_health_and_control();
         for (auto& w : workers_) {

@@ -16,6 +16,7 @@
 #include "gateway/dns_nodes.h"
 #include "gateway/settings.h"
 #include "gateway/snapshot.h"
+#include "gateway/store_follower.h"
 #include "gateway/worker.h"
 #include "upstream/health_checker.h"
 
@@ -53,12 +54,21 @@ class Server {
   void sync_health_checks();
   void stop_health_and_control();
   upstream::HealthReportItem health_item(const SnapshotBuilder::HealthSource& source) const;
+  // The Control API's configuration records (core.md §8.1).
+  std::vector<admin::ResourceRecord> control_records(std::string_view type,
+                                                     std::optional<std::string_view> id);
+  static boost::json::value control_schema();
   // The Admin API (embedded provider): options from deployment.admin, and the changes it
   // accepts turned into snapshots.
   Result<admin::AdminOptions> admin_options();
   void apply_admin_changes(const std::vector<admin::Change>& changes);
   // Opens the embedded store in PREFIX/data/store and loads what it holds into the Admin API.
   Result<void> open_embedded_store();
+  // The etcd provider (core.md §2.6): the first full load (before the workers start), then
+  // a StoreFollower on the control loop.
+  Result<void> open_etcd_store();
+  void apply_store_events(const std::vector<store::Event>& events);
+  void apply_store_listing(const std::vector<store::KeyValue>& items, int64_t revision);
   core::Task<void> admin_housekeeping();
   std::string path(const std::string& relative) const;
 
@@ -78,7 +88,10 @@ class Server {
   std::unique_ptr<SnapshotBuilder> builder_;
   std::unique_ptr<store::ConfigStore> store_;
   std::unique_ptr<admin::AdminServer> admin_;
-  std::vector<admin::Change> loaded_changes_;  // from the store at start, for the first snapshot
+  std::vector<admin::Change> loaded_changes_;     // from the store at start, for the first snapshot
+  int64_t loaded_revision_ = 0;                   // the store revision of that first load
+  std::string admin_options_prefix_ = "/apisix";  // deployment.etcd.prefix
+  std::unique_ptr<StoreFollower> follower_;       // etcd: the watch after the first load
   std::vector<std::unique_ptr<Worker>> workers_;
   core::Loop control_;
   // After control_: they run on it and must go first.

@@ -1,5 +1,6 @@
 #include "tests/harness/etcd_server.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -110,6 +111,23 @@ bool EtcdServer::start_once(std::string& error) {
   }
   client_port_ = free_port();
   peer_port_ = free_port();
+  return launch(error);
+}
+
+bool EtcdServer::restart() {
+  if (pid_ > 0) {
+    return true;
+  }
+  error_.clear();
+  return launch(error_);
+}
+
+bool EtcdServer::launch(std::string& error) {
+  std::string binary = etcd_binary();
+  if (binary.empty()) {
+    error = "etcd not found (set APISIX_ETCD_BINARY or put etcd on PATH)";
+    return false;
+  }
   std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
   std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
   auto data = dir_.path() / ("data-" + std::to_string(client_port_));
@@ -175,6 +193,111 @@ bool EtcdServer::enable_auth(const std::string& user, const std::string& passwor
   return enabled.find("\"error\"") == std::string::npos && !enabled.empty() &&
          added.find("\"error\"") == std::string::npos &&
          granted.find("\"error\"") == std::string::npos;
+}
+
+namespace {
+
+std::string base64(std::string_view in) {
+  static constexpr char kTable[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += kTable[(n >> 18) & 63];
+    out += kTable[(n >> 12) & 63];
+    out += kTable[(n >> 6) & 63];
+    out += kTable[n & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = uint8_t(in[i]) << 16;
+    out += kTable[(n >> 18) & 63];
+    out += kTable[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += kTable[(n >> 18) & 63];
+    out += kTable[(n >> 12) & 63];
+    out += kTable[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string unbase64(std::string_view in) {
+  auto digit = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int d = digit(c);
+    if (d < 0) continue;
+    acc = (acc << 6) | uint32_t(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += char((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+// The string value of "name":"..." (or the number of "name":123 / "name":"123") in `body`.
+std::string json_field(const std::string& body, const std::string& name) {
+  std::string needle = "\"" + name + "\":";
+  size_t at = body.find(needle);
+  if (at == std::string::npos) return {};
+  at += needle.size();
+  if (at < body.size() && body[at] == '"') {
+    size_t end = body.find('"', at + 1);
+    return end == std::string::npos ? std::string() : body.substr(at + 1, end - at - 1);
+  }
+  size_t end = at;
+  while (end < body.size() && (std::isdigit(static_cast<unsigned char>(body[end])) != 0)) ++end;
+  return body.substr(at, end - at);
+}
+
+int64_t to_int(const std::string& s) {
+  return s.empty() ? 0 : std::strtoll(s.c_str(), nullptr, 10);
+}
+
+}  // namespace
+
+int64_t EtcdServer::put(std::string_view key, std::string_view value) {
+  std::string body =
+      post("/v3/kv/put", "{\"key\":\"" + base64(key) + "\",\"value\":\"" + base64(value) + "\"}");
+  return to_int(json_field(body, "revision"));
+}
+
+int64_t EtcdServer::remove(std::string_view key) {
+  std::string body = post("/v3/kv/deleterange", "{\"key\":\"" + base64(key) + "\"}");
+  return to_int(json_field(body, "revision"));
+}
+
+std::optional<std::string> EtcdServer::get(std::string_view key) {
+  std::string body = post("/v3/kv/range", "{\"key\":\"" + base64(key) + "\"}");
+  if (body.find("\"kvs\"") == std::string::npos) {
+    return std::nullopt;
+  }
+  return unbase64(json_field(body, "value"));
+}
+
+int64_t EtcdServer::revision() {
+  std::string body = post("/v3/kv/range", "{\"key\":\"" + base64("\x01") + "\"}");
+  return to_int(json_field(body, "revision"));
+}
+
+bool EtcdServer::compact(int64_t revision) {
+  std::string body = post("/v3/kv/compaction",
+                          "{\"revision\":\"" + std::to_string(revision) + "\",\"physical\":true}");
+  return !body.empty() && body.find("\"error\"") == std::string::npos;
 }
 
 void EtcdServer::stop() {

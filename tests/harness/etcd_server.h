@@ -4,6 +4,8 @@
 // a child process on free loopback ports with its own temporary data directory, ready when the
 // constructor returns, killed by pid in the destructor. One per test; used by one thread.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,9 +38,25 @@ class EtcdServer {
 
   // Kills the server (SIGKILL) and reaps it; the destructor does this too.
   void stop();
+  // Starts the server again after stop(), on the same ports with the same data directory
+  // (what it held, including compactions, is still there). False with error() when not.
+  bool restart();
+
+  // Key-value calls through the JSON gateway (keys and values as plain text).
+  // put/remove return the store revision after the write (0 on failure).
+  int64_t put(std::string_view key, std::string_view value);
+  int64_t remove(std::string_view key);
+  // The value of `key`, or nullopt when absent (or on failure).
+  std::optional<std::string> get(std::string_view key);
+  // The current store revision (0 on failure).
+  int64_t revision();
+  // Compacts history up to `revision` (physical: waits until it is applied).
+  bool compact(int64_t revision);
 
  private:
   bool start_once(std::string& error);
+  // Runs etcd on client_port_/peer_port_ and waits until it is healthy.
+  bool launch(std::string& error);
 
   TempDir dir_{"apisix-etcd-"};
   pid_t pid_ = -1;
