@@ -143,9 +143,25 @@ core::Task<AdminServer::Response> AdminServer::handle_async(const Request& reque
   if (auto* response = std::get_if<Response>(&outcome)) {
     co_return std::move(*response);
   }
-  const Pending& pending = std::get<Pending>(outcome);
+  Pending& pending = std::get<Pending>(outcome);
   if (durable_ == nullptr) {
     co_return commit(pending, 0, 0);
+  }
+  if (pending.generated_id && durable_->kind() == "etcd") {
+    // core.md §2.4: the id is the revision of a write to <prefix>/gen_id, unique across the
+    // nodes sharing this etcd.
+    Result<store::WriteResult> gen = co_await durable_->put(options_.prefix + "/gen_id", "1", {});
+    if (!gen) {
+      co_return json_error(503, gen.error().context);
+    }
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(gen->revision));
+    pending.id = buf;
+    pending.key = key_of(pending.type, pending.id);  // POST: routes, services, upstreams, ssls, ...
+
+    if (json::object* o = pending.value.if_object()) {
+      (*o)["id"] = pending.id;
+    }
   }
   // Keys that go before the main one (a consumer's credentials), each applied once durable.
   for (const std::string& key : pending.also_remove) {

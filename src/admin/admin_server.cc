@@ -1313,6 +1313,7 @@ AdminServer::Outcome AdminServer::write(std::string_view method, Target target, 
   }
   const int64_t now = unix_now();
   std::string id = target.id;
+  bool generated_id = false;
   json::value value;
   const StoredItem* current = nullptr;
 
@@ -1451,6 +1452,7 @@ AdminServer::Outcome AdminServer::write(std::string_view method, Target target, 
       last_generated_id_ = std::max(last_generated_id_ + 1, store_.revision() + 1);
       std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(last_generated_id_));
       id = buf;
+      generated_id = true;
     }
     if (type == "credentials" && store_.get(key_of("consumers", target.owner)) == nullptr) {
       return error(404, "consumer not found");
@@ -1478,6 +1480,7 @@ AdminServer::Outcome AdminServer::write(std::string_view method, Target target, 
   pending.id = stored_id(type, target.owner, id);
   pending.key = key_of(dir, pending.id);
   pending.ttl = ttl;
+  pending.generated_id = generated_id;
   pending.status = method == "PATCH" ? 200 : (current == nullptr || method == "POST" ? 201 : 200);
   if (method == "PATCH") {
     pending.expected = current->modified_index;

@@ -206,6 +206,9 @@ class AdminServer {
     std::optional<int64_t> expected;  // PATCH: the mod revision the merge started from
     // Keys deleted, one by one, before `key` is written or deleted: a consumer's credentials.
     std::vector<std::string> also_remove;
+    // POST: the id was generated here; a shared store (etcd) replaces it with one taken from
+    // its own revision (core.md §2.4), so that nodes never hand out the same id.
+    bool generated_id = false;
   };
   // Where a request points (core.md §3.2, §3.3): the resource type ("credentials" for a
   // consumer's credentials), the id the URL names, and what the rest of the path adds.

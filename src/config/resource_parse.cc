@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <utility>
@@ -24,6 +25,12 @@ constexpr std::string_view kVarsKeyPattern =
 constexpr std::string_view kHeaderKeyPattern = "^[a-zA-Z0-9-_]+$";
 
 Error invalid(std::string msg) { return Error::config("invalid configuration: " + msg); }
+
+// APISIX leaves most integers unbounded; the typed model keeps them in an int or uint32.
+int saturate_int(int64_t n) { return static_cast<int>(std::clamp(n, kIntMin, kIntMax)); }
+uint32_t saturate_uint32(int64_t n) {
+  return static_cast<uint32_t>(std::clamp<int64_t>(n, 0, std::numeric_limits<uint32_t>::max()));
+}
 
 std::string str(const json::value& v) { return std::string(v.get_string()); }
 
@@ -153,7 +160,9 @@ Msg check_active(const json::value& v) {
                                   {"http_path", string_len(0)},
                                   {"http_req_body", string_len(0)},
                                   {"https_verify_certificate", schema::check_bool},
-                                  {"req_headers", schema::array_of(1, true, string_len(0))},
+                                  // Not unique: APISIX put uniqueItems inside `items`,
+                                  // where it has no effect.
+                                  {"req_headers", schema::array_of(1, false, string_len(0))},
                                   {"healthy", healthy},
                                   {"unhealthy", unhealthy},
                               });
@@ -225,25 +234,30 @@ Msg check_tls(const json::value& v) {
   return std::nullopt;
 }
 
+// An open object in APISIX, without upper bounds.
 Msg check_keepalive_pool(const json::value& v) {
-  constexpr int64_t kMaxCount = std::numeric_limits<uint32_t>::max();
-  return check_closed_object(v, {"size", "idle_timeout", "requests"},
-                             {
-                                 {"size", integer_in(1, kMaxCount)},
-                                 {"idle_timeout", number_in(0.0, std::nullopt)},
-                                 {"requests", integer_in(1, kMaxCount)},
-                             });
+  return check_open_object(v, {
+                                  {"size", integer_in(1, std::nullopt)},
+                                  {"idle_timeout", number_in(0.0, std::nullopt)},
+                                  {"requests", integer_in(1, std::nullopt)},
+                              });
 }
 
 Msg check_discovery_args(const json::value& v) {
   return check_open_object(v, {{"namespace_id", string_len(0)}, {"group_name", string_len(0)}});
 }
 
-// Splits a map-form node key "host[:port]" (core.md §4.4.1). IPv6 keys keep their brackets;
-// an unbracketed IPv6 key is an address without a port and gets brackets added.
+// Splits a map-form node key "host[:port]" as APISIX's core.utils.parse_addr reads it
+// (core.md §4.4.1):
+//   "[v6]" or "[v6]:port"  a bracketed IPv6 address; the brackets are kept.
+//   a second ':' before any '.'  an address without a port, e.g. "::1" or "fe80::1" (brackets
+//       are added), or "a:b:c", which is no address and so a host name to resolve.
+//   otherwise  host and port split at the last ':', if any.
+// Unlike parse_addr, a port must be a number 1..65535 where APISIX would ignore a non-number.
 Msg split_node_key(const std::string& key, std::string& host, std::optional<uint16_t>& port) {
   auto bad = [&](std::string why) -> Msg { return "invalid node address \"" + key + "\": " + why; };
   std::string port_text;
+  bool has_port = false;
   if (!key.empty() && key.front() == '[') {
     size_t close = key.find(']');
     if (close == std::string::npos || !is_ipv6(key.substr(1, close - 1))) {
@@ -256,24 +270,18 @@ Msg split_node_key(const std::string& key, std::string& host, std::optional<uint
         return bad("expected [IPv6]:port");
       }
       port_text = rest.substr(1);
-      if (port_text.empty()) {
-        return bad("missing port after ':'");
-      }
+      has_port = true;
     }
   } else {
-    size_t colons = std::count(key.begin(), key.end(), ':');
-    if (colons > 1) {
-      if (!is_ipv6(key)) {
-        return bad("not an IPv6 address");
-      }
-      host = "[" + key + "]";
-    } else if (colons == 1) {
-      size_t colon = key.find(':');
+    size_t first_colon = key.find(':');
+    size_t second_colon =
+        first_colon == std::string::npos ? std::string::npos : key.find(':', first_colon + 1);
+    if (second_colon != std::string::npos && second_colon < key.find('.')) {
+      host = is_ipv6(key) ? "[" + key + "]" : key;
+    } else if (size_t colon = key.rfind(':'); colon != std::string::npos) {
       host = key.substr(0, colon);
       port_text = key.substr(colon + 1);
-      if (port_text.empty()) {
-        return bad("missing port after ':'");
-      }
+      has_port = true;
     } else {
       host = key;
     }
@@ -281,7 +289,10 @@ Msg split_node_key(const std::string& key, std::string& host, std::optional<uint
   if (host.empty()) {
     return bad("empty host");
   }
-  if (!port_text.empty()) {
+  if (has_port) {
+    if (port_text.empty()) {
+      return bad("missing port after ':'");
+    }
     if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(),
                                              [](char c) { return c >= '0' && c <= '9'; })) {
       return bad("port must be a number 1..65535");
@@ -308,8 +319,8 @@ Msg check_array_node(const json::value& v) {
   if (Msg m = schema::check_fields(o, {
                                           {"host", schema::check_host},
                                           {"port", integer_in(1, 65535)},
-                                          {"weight", integer_in(0, kIntMax)},
-                                          {"priority", integer_in(kIntMin, kIntMax)},
+                                          {"weight", integer_in(0, std::nullopt)},
+                                          {"priority", integer_in(std::nullopt, std::nullopt)},
                                           {"metadata", schema::check_object},
                                       })) {
     return m;
@@ -324,13 +335,29 @@ Msg check_array_node(const json::value& v) {
   return std::nullopt;
 }
 
+// Scales the weights of `nodes` (given in the same order as `weights`) down in proportion
+// when one exceeds Node::kMaxWeight; see Node::kMaxWeight.
+void set_weights(const std::vector<int64_t>& weights, std::vector<Node>& nodes) {
+  int64_t largest = weights.empty() ? 0 : *std::max_element(weights.begin(), weights.end());
+  for (size_t i = 0; i < weights.size(); ++i) {
+    int64_t w = weights[i];
+    if (largest > Node::kMaxWeight && w > 0) {
+      double scaled = std::round(static_cast<double>(w) / static_cast<double>(largest) *
+                                 static_cast<double>(Node::kMaxWeight));
+      w = std::clamp<int64_t>(static_cast<int64_t>(scaled), 1, Node::kMaxWeight);
+    }
+    nodes[i].weight = static_cast<int>(w);
+  }
+}
+
 // Validates `nodes` in either form and fills `out` (core.md §4.4.1, §7.2).
 Msg read_nodes(const json::value& v, std::string_view scheme, std::vector<Node>& out) {
   uint16_t fallback_port = default_port(scheme);
+  std::vector<int64_t> weights;
   if (v.is_object()) {
     for (const auto& kv : v.get_object()) {
       std::string key(kv.key());
-      if (Msg m = schema::check_integer(kv.value(), 0, kIntMax)) {
+      if (Msg m = schema::check_integer(kv.value(), 0, std::nullopt)) {
         return "failed to validate " + key + " (matching \".*\"): " + *m;
       }
       Node node;
@@ -339,10 +366,11 @@ Msg read_nodes(const json::value& v, std::string_view scheme, std::vector<Node>&
         return m;
       }
       node.port = port.value_or(fallback_port);
-      node.weight = static_cast<int>(schema::integer_of(kv.value()));
+      weights.push_back(schema::integer_of(kv.value()));
       node.host_is_ip = host_is_ip(node.host);
       out.push_back(std::move(node));
     }
+    set_weights(weights, out);
     return std::nullopt;
   }
   if (v.is_array()) {
@@ -357,13 +385,14 @@ Msg read_nodes(const json::value& v, std::string_view scheme, std::vector<Node>&
       const json::value* port = o.if_contains("port");
       node.port =
           port != nullptr ? static_cast<uint16_t>(schema::integer_of(*port)) : fallback_port;
-      node.weight = static_cast<int>(schema::integer_of(o.at("weight")));
+      weights.push_back(schema::integer_of(o.at("weight")));
       if (const json::value* p = o.if_contains("priority")) {
-        node.priority = static_cast<int>(schema::integer_of(*p));
+        node.priority = saturate_int(schema::integer_of(*p));
       }
       node.host_is_ip = host_is_ip(node.host);
       out.push_back(std::move(node));
     }
+    set_weights(weights, out);
     return std::nullopt;
   }
   return schema::wrong_type("object or array", v);
@@ -410,11 +439,11 @@ Msg check_upstream_fields(const json::object& o) {
       {
           {"type", string_len(0)},
           {"service_name", string_len(1, 256)},
-          {"discovery_type", string_len(1)},
+          {"discovery_type", string_len(0)},
           {"discovery_args", check_discovery_args},
           {"hash_on", string_enum({"vars", "header", "cookie", "consumer", "vars_combinations"})},
           {"key", string_len(0)},
-          {"retries", integer_in(0, kIntMax)},
+          {"retries", integer_in(0, std::nullopt)},
           {"retry_timeout", number_in(0.0, std::nullopt)},
           {"timeout", schema::check_timeout},
           {"scheme", string_enum({"http", "https", "grpc", "grpcs", "tcp", "tls", "udp", "kafka"})},
@@ -499,7 +528,7 @@ Msg build_upstream(const json::value& v, Upstream& up) {
     up.name = str(*x);
   }
   if (const json::value* x = o.if_contains("retries")) {
-    up.retries = static_cast<int>(schema::integer_of(*x));
+    up.retries = static_cast<int>(std::min<int64_t>(schema::integer_of(*x), Upstream::kMaxRetries));
   }
   if (const json::value* x = o.if_contains("retry_timeout")) {
     up.retry_timeout = x->to_number<double>();
@@ -513,13 +542,13 @@ Msg build_upstream(const json::value& v, Upstream& up) {
     const json::object& k = x->get_object();
     KeepalivePool pool;
     if (const json::value* s = k.if_contains("size")) {
-      pool.size = static_cast<uint32_t>(schema::integer_of(*s));
+      pool.size = saturate_uint32(schema::integer_of(*s));
     }
     if (const json::value* s = k.if_contains("idle_timeout")) {
       pool.idle_timeout = s->to_number<double>();
     }
     if (const json::value* s = k.if_contains("requests")) {
-      pool.requests = static_cast<uint32_t>(schema::integer_of(*s));
+      pool.requests = saturate_uint32(schema::integer_of(*s));
     }
     up.keepalive_pool = pool;
   }
@@ -547,6 +576,24 @@ std::vector<std::string> lowered_hosts(const json::object& o) {
     }
   }
   return out;
+}
+
+// "<ipv6>/<n>" with n above 128 (which check_ip lets through, as APISIX does) becomes
+// "<ipv6>/128", as lua-resty-ipmatcher reads it: the address must match in full.
+std::string clamp_ipv6_prefix(std::string addr) {
+  size_t slash = addr.find('/');
+  if (slash == std::string::npos || addr.find(':') > slash) {
+    return addr;
+  }
+  std::string_view prefix = std::string_view(addr).substr(slash + 1);
+  int bits = 0;
+  for (char c : prefix) {
+    bits = bits * 10 + (c - '0');  // check_ip: 1..3 digits
+  }
+  if (bits > 128) {
+    addr.replace(slash + 1, std::string::npos, "128");
+  }
+  return addr;
 }
 
 Msg check_filter_func(const json::value& v) {
@@ -599,13 +646,14 @@ Msg check_route_fields(const json::object& o) {
   }
   return schema::check_fields(o, {
                                      {"uri", string_len(1, 4096)},
-                                     {"uris", unique_list_of(string_len(1, 4096))},
+                                     // Unlike `uri`, any strings (APISIX's schema).
+                                     {"uris", unique_list_of(string_len(0))},
                                      {"host", schema::check_host},
                                      {"hosts", unique_list_of(schema::check_host)},
                                      {"remote_addr", schema::check_ip},
                                      {"remote_addrs", unique_list_of(schema::check_ip)},
                                      {"methods", schema::array_of(0, true, schema::check_method)},
-                                     {"priority", integer_in(kIntMin, kIntMax)},
+                                     {"priority", integer_in(std::nullopt, std::nullopt)},
                                      {"vars", schema::array_of(0, false)},
                                      {"filter_func", check_filter_func},
                                      {"plugins", check_plugins},
@@ -724,8 +772,11 @@ Result<Route> parse_route(const json::value& value) {
   } else if (const json::value* xs = o.if_contains("remote_addrs")) {
     route.remote_addrs = strings_of(*xs);
   }
+  for (std::string& addr : route.remote_addrs) {
+    addr = clamp_ipv6_prefix(std::move(addr));
+  }
   if (const json::value* x = o.if_contains("priority")) {
-    route.priority = static_cast<int>(schema::integer_of(*x));
+    route.priority = saturate_int(schema::integer_of(*x));
   }
   if (const json::value* x = o.if_contains("status")) {
     route.status = static_cast<int>(schema::integer_of(*x));

@@ -1,5 +1,7 @@
 #include "config/resource_parse.h"
 
+#include <limits>
+
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -171,6 +173,17 @@ INSTANTIATE_TEST_SUITE_P(
                   R"({"uri":"/a","labels":{"k":"a b"},"upstream_id":"u"})",
                   "invalid configuration: property \"labels\" validation failed: failed to "
                   "validate k (matching \".*\"): failed to match pattern \"^\\S+$\" with \"a b\""},
+        // APISIX's schema is looser than these fields look (core.md §4.2, §4.1):
+        ParseCase{"uris_items_any_length", Kind::Route, R"({"uris":["","/a"],"upstream_id":"u"})",
+                  ""},
+        ParseCase{"priority_beyond_32_bits", Kind::Route,
+                  R"({"uri":"/a","priority":4294967296,"upstream_id":"u"})", ""},
+        ParseCase{"ipv6_cidr_prefix_above_128", Kind::Route,
+                  R"({"uri":"/a","remote_addrs":["::1/200","fe80::/999"],"upstream_id":"u"})", ""},
+        ParseCase{"ipv6_cidr_prefix_four_digits", Kind::Route,
+                  R"({"uri":"/a","remote_addr":"::1/1000","upstream_id":"u"})",
+                  "invalid configuration: property \"remote_addr\" validation failed: "
+                  "\"::1/1000\" is not an IPv4 or IPv6 address or CIDR"},
         ParseCase{"inline_upstream_bad_port", Kind::Route,
                   R"({"uri":"/a","upstream":{"nodes":[{"host":"a.com","port":70000,"weight":1}]}})",
                   "invalid configuration: property \"upstream\" validation failed: property "
@@ -270,10 +283,22 @@ INSTANTIATE_TEST_SUITE_P(
                   R"({"nodes":{},"type":"chash","key":"arg_user_id"})", ""},
         ParseCase{"chash_header_key", Kind::Upstream,
                   R"({"nodes":{},"type":"chash","hash_on":"header","key":"X-User"})", ""},
-        ParseCase{"keepalive_unknown", Kind::Upstream,
-                  R"({"nodes":{},"keepalive_pool":{"size":1,"max":2}})",
-                  "invalid configuration: property \"keepalive_pool\" validation failed: "
-                  "additional properties forbidden, found max"},
+        // keepalive_pool is an open object in APISIX, without upper bounds.
+        ParseCase{"keepalive_unknown_key", Kind::Upstream,
+                  R"({"nodes":{},"keepalive_pool":{"size":1,"max":2}})", ""},
+        ParseCase{"keepalive_beyond_32_bits", Kind::Upstream,
+                  R"({"nodes":{},"keepalive_pool":{"size":4294967296,"requests":1e12}})", ""},
+        // APISIX's uniqueItems sits inside req_headers' items, where it does nothing.
+        ParseCase{"duplicate_req_headers", Kind::Upstream,
+                  R"({"nodes":{},"checks":{"active":{"req_headers":["A: b","A: b"]}}})", ""},
+        ParseCase{"empty_discovery_type", Kind::Upstream,
+                  R"({"service_name":"s","discovery_type":""})", ""},
+        ParseCase{"weight_beyond_32_bits", Kind::Upstream,
+                  R"({"nodes":[{"host":"a.com","weight":1000000000000,"priority":-4294967296}]})",
+                  ""},
+        ParseCase{"retries_beyond_32_bits", Kind::Upstream, R"({"nodes":{},"retries":2147483648})",
+                  ""},
+        ParseCase{"map_key_with_two_colons", Kind::Upstream, R"({"nodes":{"a:b:c":1}})", ""},
         ParseCase{"keepalive_zero_size", Kind::Upstream,
                   R"({"nodes":{},"keepalive_pool":{"size":0}})",
                   "invalid configuration: property \"keepalive_pool\" validation failed: "
@@ -412,6 +437,116 @@ TEST(ParseService, TypedFields) {
   Result<Service> bare = parse_service(json::parse("{}"));
   ASSERT_TRUE(bare.ok());
   EXPECT_FALSE(bare->enable_websocket.has_value());
+}
+
+TEST(ParseRoute, PriorityIsSaturatedToInt) {
+  Result<Route> high =
+      parse_route(json::parse(R"({"uri":"/a","priority":4294967296,"upstream_id":"u"})"));
+  ASSERT_TRUE(high.ok()) << high.error().context;
+  EXPECT_EQ(high->priority, std::numeric_limits<int>::max());
+  Result<Route> low =
+      parse_route(json::parse(R"({"uri":"/a","priority":-1e15,"upstream_id":"u"})"));
+  ASSERT_TRUE(low.ok()) << low.error().context;
+  EXPECT_EQ(low->priority, std::numeric_limits<int>::min());
+}
+
+TEST(ParseRoute, UrisKeepItemsOfAnyLength) {
+  json::value v = json::parse(R"({"uris":["","/a"],"upstream_id":"u"})");
+  v.as_object()["uris"].as_array().push_back(json::value(std::string(5000, 'x')));
+  Result<Route> r = parse_route(v);
+  ASSERT_TRUE(r.ok()) << r.error().context;
+  ASSERT_EQ(r->uris.size(), 3u);
+  EXPECT_EQ(r->uris[0], "");
+  EXPECT_EQ(r->uris[2].size(), 5000u);
+}
+
+// lua-resty-ipmatcher reads an IPv6 prefix length above 128 as 128; the matcher is given that.
+TEST(ParseRoute, Ipv6PrefixAbove128MeansTheWholeAddress) {
+  Result<Route> r = parse_route(json::parse(
+      R"({"uri":"/a","remote_addrs":["::1/200","fe80::/10","10.0.0.0/8","::2/064","::3/129"],
+          "upstream_id":"u"})"));
+  ASSERT_TRUE(r.ok()) << r.error().context;
+  EXPECT_EQ(r->remote_addrs,
+            (std::vector<std::string>{"::1/128", "fe80::/10", "10.0.0.0/8", "::2/064", "::3/128"}));
+  EXPECT_EQ(r->raw.at("remote_addrs").as_array().at(0), json::value("::1/200"));
+}
+
+TEST(ParseUpstream, HugeWeightsAreScaledDownInProportion) {
+  Result<Upstream> up = parse_upstream(json::parse(
+      R"({"nodes":{"a.com:80":1000000000000,"b.com:80":500000000000,"c.com:80":1,"d.com:80":0}})"));
+  ASSERT_TRUE(up.ok()) << up.error().context;
+  ASSERT_EQ(up->nodes.size(), 4u);
+  EXPECT_EQ(up->nodes[0].weight, Node::kMaxWeight);
+  EXPECT_EQ(up->nodes[1].weight, Node::kMaxWeight / 2);
+  EXPECT_EQ(up->nodes[2].weight, 1);  // a non-zero weight stays non-zero
+  EXPECT_EQ(up->nodes[3].weight, 0);
+
+  Result<Upstream> array = parse_upstream(json::parse(
+      R"({"nodes":[{"host":"a.com","weight":9223372036854775807},{"host":"b.com","weight":3}]})"));
+  ASSERT_TRUE(array.ok()) << array.error().context;
+  EXPECT_EQ(array->nodes[0].weight, Node::kMaxWeight);
+  EXPECT_EQ(array->nodes[1].weight, 1);
+
+  // At or below the cap, weights are kept as configured.
+  Result<Upstream> small =
+      parse_upstream(json::parse(R"({"nodes":{"a.com:80":1000000,"b.com:80":3}})"));
+  ASSERT_TRUE(small.ok()) << small.error().context;
+  EXPECT_EQ(small->nodes[0].weight, 1000000);
+  EXPECT_EQ(small->nodes[1].weight, 3);
+}
+
+TEST(ParseUpstream, UnboundedIntegersAreSaturated) {
+  Result<Upstream> up = parse_upstream(json::parse(
+      R"({"nodes":[{"host":"a.com","weight":1,"priority":4294967296},
+                   {"host":"b.com","weight":1,"priority":-4294967296}],
+          "retries":1e12,"keepalive_pool":{"size":1e12,"requests":4294967296,"foo":"bar"}})"));
+  ASSERT_TRUE(up.ok()) << up.error().context;
+  EXPECT_EQ(up->nodes[0].priority, std::numeric_limits<int>::max());
+  EXPECT_EQ(up->nodes[1].priority, std::numeric_limits<int>::min());
+  EXPECT_EQ(up->retries, Upstream::kMaxRetries);
+  EXPECT_GT(up->retries + 1, up->retries);  // the first try still fits
+  ASSERT_TRUE(up->keepalive_pool.has_value());
+  EXPECT_EQ(up->keepalive_pool->size, std::numeric_limits<uint32_t>::max());
+  EXPECT_EQ(up->keepalive_pool->requests, std::numeric_limits<uint32_t>::max());
+  EXPECT_DOUBLE_EQ(up->keepalive_pool->idle_timeout, 60);
+}
+
+TEST(ParseUpstream, EmptyDiscoveryTypeIsKept) {
+  Result<Upstream> up = parse_upstream(json::parse(R"({"service_name":"s","discovery_type":""})"));
+  ASSERT_TRUE(up.ok()) << up.error().context;
+  EXPECT_EQ(up->service_name, "s");
+  EXPECT_EQ(up->discovery_type, "");
+  EXPECT_TRUE(up->nodes.empty());
+}
+
+// Map keys are split as APISIX's core.utils.parse_addr splits them (core.md §4.4.1).
+TEST(ParseUpstream, MapKeysAreSplitLikeParseAddr) {
+  Result<Upstream> up = parse_upstream(json::parse(
+      R"({"nodes":{"a:b:c":1,"fe80::1":1,"::ffff:1.2.3.4":1,"a.b:c:8080":1,"::1:80":1}})"));
+  ASSERT_TRUE(up.ok()) << up.error().context;
+  ASSERT_EQ(up->nodes.size(), 5u);
+  // A second ':' before any '.': an address without port; "a:b:c" is no IPv6 address, so a
+  // host name (which will not resolve).
+  EXPECT_EQ(up->nodes[0].host, "a:b:c");
+  EXPECT_EQ(up->nodes[0].port, 80);
+  EXPECT_FALSE(up->nodes[0].host_is_ip);
+  EXPECT_EQ(up->nodes[1].host, "[fe80::1]");
+  EXPECT_TRUE(up->nodes[1].host_is_ip);
+  EXPECT_EQ(up->nodes[2].host, "[::ffff:1.2.3.4]");
+  EXPECT_TRUE(up->nodes[2].host_is_ip);
+  // A '.' first: host and port split at the last ':'.
+  EXPECT_EQ(up->nodes[3].host, "a.b:c");
+  EXPECT_EQ(up->nodes[3].port, 8080);
+  EXPECT_FALSE(up->nodes[3].host_is_ip);
+  // Ambiguous, and read as APISIX reads it: IPv6 ::1:80 with the default port.
+  EXPECT_EQ(up->nodes[4].host, "[::1:80]");
+  EXPECT_EQ(up->nodes[4].port, 80);
+
+  Result<Upstream> bad = parse_upstream(json::parse(R"({"nodes":{"a.b:c:x":1}})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().context,
+            "invalid configuration: property \"nodes\" validation failed: invalid node address "
+            "\"a.b:c:x\": port must be a number 1..65535");
 }
 
 }  // namespace

@@ -342,8 +342,10 @@ Msg check_ip(const json::value& v) {
     ok = is_ipv4(addr) || is_ipv6(addr);
   } else {
     std::string_view prefix = std::string_view(s).substr(slash + 1);
+    // APISIX's IPv6/CIDR pattern takes any 1..3 digit prefix length ("/[0-9]{1,3}$"), so
+    // "::1/200" passes; lua-resty-ipmatcher then reads a length above 128 as 128.
     ok = (is_ipv4(addr) && is_prefix_length(prefix, 32)) ||
-         (is_ipv6(addr) && is_prefix_length(prefix, 128));
+         (is_ipv6(addr) && is_prefix_length(prefix, 999));
   }
   return ok ? Msg() : "\"" + s + "\" is not an IPv4 or IPv6 address or CIDR";
 }

@@ -92,6 +92,8 @@ Msg items(const boost::json::value& v, Check&& check) {
 Msg check_id(const boost::json::value& v);
 std::string id_text(const boost::json::value& v);  // after check_id: "1" for 1
 Msg check_host(const boost::json::value& v);
+// IPv4, IPv4/0..32, IPv6, or IPv6 with any prefix length of 1..3 digits (APISIX's loose
+// pattern, core.md §4.1).
 Msg check_ip(const boost::json::value& v);
 Msg check_labels(const boost::json::value& v);
 Msg check_timeout(const boost::json::value& v);

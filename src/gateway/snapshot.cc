@@ -16,7 +16,17 @@ namespace apisix::gateway {
 namespace {
 
 Millis seconds_to_ms(double seconds) {
-  return Millis(static_cast<int64_t>(seconds * 1000.0 + 0.5));
+  // APISIX leaves timeouts unbounded: saturate at ~100 years instead of overflowing.
+  constexpr double kMaxMs = 3.0e12;
+  double ms = seconds * 1000.0 + 0.5;
+  return Millis(static_cast<int64_t>(ms < 0 ? 0 : (ms > kMaxMs ? kMaxMs : ms)));
+}
+
+// A node's weight after a domain's share is applied, within int (weights are capped by the
+// parser; this keeps the product in range whatever the scale).
+int saturated_weight(double weight) {
+  constexpr double kMax = 2147483647.0;
+  return static_cast<int>(weight < 0 ? 0 : (weight > kMax ? kMax : weight));
 }
 
 Timeouts to_timeouts(const config::Timeout& t) {
@@ -106,8 +116,8 @@ size_t expand_nodes(const config::Upstream& up, const std::string& key, NodeSour
     const config::Node& node = up.nodes[i];
     uint16_t port = node.port != 0 ? node.port : default_port(up.scheme);
     if (node.host_is_ip) {
-      add_node(up, node.host, node.host, port, static_cast<int>(node.weight * scale), node.priority,
-               out);
+      add_node(up, node.host, node.host, port,
+               saturated_weight(static_cast<double>(node.weight) * scale), node.priority, out);
       ++made;
       continue;
     }
@@ -115,7 +125,8 @@ size_t expand_nodes(const config::Upstream& up, const std::string& key, NodeSour
       continue;
     }
     int64_t count = static_cast<int64_t>(addresses[i]->size());
-    int weight = static_cast<int>(scale > 1 ? node.weight * scale / count : node.weight);
+    int weight = saturated_weight(scale > 1 ? static_cast<double>(node.weight) * scale / count
+                                            : static_cast<double>(node.weight));
     for (const upstream::DiscoveredNode& address : *addresses[i]) {
       add_node(up, node.host, address.host, port, weight, node.priority, out);
     }

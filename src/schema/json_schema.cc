@@ -1417,9 +1417,10 @@ class CompiledSchema final : public Schema {
   }
 
   std::optional<std::string> check(const json::value& value) const override {
-    Walker walker;
-    Msg m = walker.run(*root_, value, nullptr);
-    return walker.aborted() ? walker.aborted() : m;
+    // APISIX always validates with defaults written (an `if` on a defaulted field, such as
+    // limit-count's `policy`, must see the default), so check() validates a copy.
+    json::value copy = value;
+    return validate(copy);
   }
 
  private:

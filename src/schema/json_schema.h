@@ -46,7 +46,8 @@ class Schema {
   // Validates `value`, writing defaults into it where the parent object exists; nullopt when
   // valid, else the APISIX-shaped message.
   virtual std::optional<std::string> validate(boost::json::value& value) const = 0;
-  // The same without changing `value`.
+  // The same verdict without changing `value` (defaults are written into a copy, so rules
+  // that depend on a defaulted field see the default, as in APISIX).
   virtual std::optional<std::string> check(const boost::json::value& value) const = 0;
 };
 

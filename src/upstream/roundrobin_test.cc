@@ -1,5 +1,6 @@
 #include "upstream/roundrobin.h"
 
+#include <limits>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -51,6 +52,26 @@ TEST(RoundRobin, ZeroWeightOnlyWhenNothingElse) {
   TriedSet tried;
   tried.add(1);
   EXPECT_EQ(rr.pick(state, tried), 0);
+}
+
+// APISIX puts no upper bound on weights (core.md §4.4.1): the largest int weights, summed over
+// many nodes, must neither overflow nor skew the rotation.
+TEST(RoundRobin, LargestWeightsDoNotOverflow) {
+  constexpr int kMax = std::numeric_limits<int>::max();
+  std::vector<uint32_t> nodes;
+  for (uint32_t i = 0; i < 100; ++i) {
+    nodes.push_back(i);
+  }
+  RoundRobin rr(nodes, std::vector<int>(nodes.size(), kMax));
+  RoundRobinState state;
+  std::map<int64_t, int> hits;
+  for (int i = 0; i < 1000; ++i) {
+    hits[rr.pick(state, TriedSet{})]++;
+  }
+  ASSERT_EQ(hits.size(), 100u);
+  for (const auto& [node, count] : hits) {
+    EXPECT_EQ(count, 10) << node;
+  }
 }
 
 }  // namespace

@@ -15,11 +15,13 @@ namespace apisix::config {
 struct Route {
   std::string id;
   std::string name;
-  std::vector<std::string> uris;          // from `uri` or `uris`; never empty
-  std::vector<std::string> hosts;         // from `host` or `hosts`, lower-cased; empty = any
-  std::vector<std::string> methods;       // empty = any method
-  std::vector<std::string> remote_addrs;  // from `remote_addr` or `remote_addrs`; IPs or CIDRs
-  int priority = 0;
+  std::vector<std::string> uris;     // from `uri` or `uris`; never empty (items may be "")
+  std::vector<std::string> hosts;    // from `host` or `hosts`, lower-cased; empty = any
+  std::vector<std::string> methods;  // empty = any method
+  // From `remote_addr` or `remote_addrs`: IPs or CIDRs. An IPv6 prefix length above 128, which
+  // APISIX's schema lets through, is stored as 128, its meaning in lua-resty-ipmatcher.
+  std::vector<std::string> remote_addrs;
+  int priority = 0;         // any integer in APISIX; saturated to the range of int
   int status = 1;           // 0: the router ignores the route
   boost::json::array vars;  // lua-resty-expr expression (core.md §5.7), unchecked here
   std::string filter_func;  // Lua source, stored only
