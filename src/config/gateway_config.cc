@@ -529,6 +529,17 @@ void check_etcd(TreeReader& r) {
   }
   (void)r.string("deployment.etcd.prefix", "/apisix");
   (void)r.integer("deployment.etcd.timeout", 30, 1, std::numeric_limits<int32_t>::max());
+  // TLS to https hosts (core.md §1.3): file paths for the client certificate, which come as a
+  // pair, the server name to send and verify, and whether to verify at all.
+  (void)r.boolean("deployment.etcd.tls.verify", true);
+  std::string cert = r.string("deployment.etcd.tls.cert", "");
+  std::string key = r.string("deployment.etcd.tls.key", "");
+  (void)r.string("deployment.etcd.tls.sni", "");
+  if (!r.failed() && cert.empty() != key.empty()) {
+    r.fail(cert.empty() ? "deployment.etcd.tls.cert" : "deployment.etcd.tls.key",
+           cert.empty() ? "required with deployment.etcd.tls.key"
+                        : "required with deployment.etcd.tls.cert");
+  }
 }
 
 std::vector<std::string> read_plugins(TreeReader& r) {

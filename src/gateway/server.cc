@@ -14,6 +14,7 @@
 
 #include "config/resource_parse.h"
 #include "core/log.h"
+#include "schema/core_schemas.h"
 #include "store/embedded_store.h"
 #include "store/etcd_store.h"
 
@@ -445,6 +446,25 @@ Result<void> Server::start_control_api() {
   return {};
 }
 
+namespace {
+
+// A resource as the data plane holds it: its schema's defaults filled in (core.md §2.2: the
+// reader applies them).
+boost::json::value with_defaults(std::string_view type, const boost::json::value& value) {
+  std::string_view name = type == "routes"      ? "route"
+                          : type == "services"  ? "service"
+                          : type == "upstreams" ? "upstream"
+                                                : "";
+  const schema::Schema* s = name.empty() ? nullptr : schema::core_schema(name);
+  boost::json::value filled = value;
+  if (s == nullptr || s->validate(filled)) {
+    return value;  // no schema, or not valid by it: shown as stored
+  }
+  return filled;
+}
+
+}  // namespace
+
 std::vector<admin::ResourceRecord> Server::control_records(std::string_view type,
                                                            std::optional<std::string_view> id) {
   std::vector<admin::ResourceRecord> out;
@@ -461,8 +481,8 @@ std::vector<admin::ResourceRecord> Server::control_records(std::string_view type
         if (id) break;
         continue;
       }
-      out.push_back(
-          {it->first, it->second.value, it->second.created_index, it->second.modified_index});
+      out.push_back({it->first, with_defaults(type, it->second.value), it->second.created_index,
+                     it->second.modified_index});
       if (id) break;
     }
     return out;
@@ -483,15 +503,25 @@ std::vector<admin::ResourceRecord> Server::control_records(std::string_view type
     if (id && item_key != *id) {
       continue;
     }
-    out.push_back({"/" + std::string(type) + "/" + std::string(item_key), item,
+    out.push_back({"/" + std::string(type) + "/" + std::string(item_key), with_defaults(type, item),
                    static_cast<int64_t>(version_), static_cast<int64_t>(version_)});
   }
   return out;
 }
 
 boost::json::value Server::control_schema() {
-  // Core schemas arrive with the schema library; no plugin is built in yet.
-  return boost::json::object{{"main", boost::json::object{}},
+  // The core schemas (core.md §4) as the schema endpoints show them; no plugin is built in
+  // yet, so the plugin maps are empty.
+  boost::json::object main;
+  for (std::string_view name : schema::core_schema_names()) {
+    if (name.starts_with("secret_")) {
+      continue;  // not part of APISIX's main schema set
+    }
+    if (const boost::json::value* doc = schema::core_schema_document(name)) {
+      main[name] = *doc;
+    }
+  }
+  return boost::json::object{{"main", std::move(main)},
                              {"plugins", boost::json::object{}},
                              {"stream_plugins", boost::json::object{}}};
 }
@@ -567,6 +597,28 @@ Result<admin::AdminOptions> Server::admin_options() {
         }
       }
     }
+  }
+  if (const auto* root = config_.raw.if_object()) {
+    const auto* apisix = root->if_contains("apisix");
+    const auto* a = apisix != nullptr ? apisix->if_object() : nullptr;
+    // apisix.data_encryption.keyring (core.md §2.2): a string or a list of strings.
+    const auto* encryption = a != nullptr ? a->if_contains("data_encryption") : nullptr;
+    const auto* keyring = encryption != nullptr && encryption->is_object()
+                              ? encryption->get_object().if_contains("keyring")
+                              : nullptr;
+    if (keyring != nullptr && keyring->is_string()) {
+      o.keyring = {std::string(keyring->get_string())};
+    } else if (keyring != nullptr && keyring->is_array()) {
+      o.keyring.clear();
+      for (const auto& entry : keyring->get_array()) {
+        if (entry.is_string()) {
+          o.keyring.emplace_back(entry.get_string());
+        }
+      }
+    }
+    const auto* mode = a != nullptr ? a->if_contains("proxy_mode") : nullptr;
+    o.stream_proxy = mode != nullptr && mode->is_string() &&
+                     (mode->get_string() == "stream" || mode->get_string() == "http&stream");
   }
   std::vector<std::string> allow_list;
   if (admin != nullptr && admin->is_object()) {
@@ -683,6 +735,27 @@ store::EtcdOptions etcd_options(const boost::json::value& raw) {
   if (const auto* timeout = e.if_contains("timeout"); timeout && timeout->is_number()) {
     o.timeout =
         std::chrono::milliseconds(static_cast<int64_t>(timeout->to_number<double>() * 1000));
+  }
+  // TLS for https hosts, as APISIX's core/etcd.lua reads it: tls.verify (default true),
+  // tls.cert/tls.key, tls.sni; the CA bundle is apisix.ssl.ssl_trusted_certificate. Paths are
+  // used as given, relative ones from the working directory as in APISIX.
+  auto text = [](const boost::json::object& obj, std::string_view key) {
+    const auto* v = obj.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  if (const auto* t = e.if_contains("tls"); t && t->is_object()) {
+    const auto& tls = t->get_object();
+    if (const auto* verify = tls.if_contains("verify"); verify && verify->is_bool()) {
+      o.tls_verify = verify->get_bool();
+    }
+    o.cert_file = text(tls, "cert");
+    o.key_file = text(tls, "key");
+    o.sni = text(tls, "sni");
+  }
+  if (const auto* a = raw.get_object().if_contains("apisix"); a && a->is_object()) {
+    if (const auto* ssl = a->get_object().if_contains("ssl"); ssl && ssl->is_object()) {
+      o.ca_file = text(ssl->get_object(), "ssl_trusted_certificate");
+    }
   }
   return o;
 }

@@ -1,7 +1,11 @@
 #include "store/etcd_store.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
+#include <fstream>
+#include <sstream>
 
 #include "store/etcd_codec.h"
 
@@ -147,6 +151,44 @@ class EtcdWatch final : public Watch {
   bool created_ = false;
 };
 
+// The whole of a small file (a PEM certificate or key), or an error naming `field`.
+Result<std::string> read_pem_file(const std::string& path, const std::string& field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error::config(field + ": cannot open '" + path + "': " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The client TLS context for https endpoints, from deployment.etcd.tls and the trusted CAs.
+Result<std::shared_ptr<const tls::TlsContext>> make_tls_context(const EtcdOptions& options) {
+  tls::ClientTlsOptions tls;
+  tls.verify = options.tls_verify;
+  tls.trusted_certificate = options.ca_file;
+  tls.client_cert_field = "deployment.etcd.tls.cert";
+  tls.client_key_field = "deployment.etcd.tls.key";
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return Error::config(options.cert_file.empty()
+                             ? "deployment.etcd.tls.key requires deployment.etcd.tls.cert"
+                             : "deployment.etcd.tls.cert requires deployment.etcd.tls.key");
+  }
+  if (!options.cert_file.empty()) {
+    auto cert = read_pem_file(options.cert_file, tls.client_cert_field);
+    if (!cert) {
+      return cert.error();
+    }
+    auto key = read_pem_file(options.key_file, tls.client_key_field);
+    if (!key) {
+      return key.error();
+    }
+    tls.client_cert_pem = std::move(*cert);
+    tls.client_key_pem = std::move(*key);
+  }
+  return tls::TlsContext::create_client(tls);
+}
+
 WriteResult done_result(const etcd::WriteReply& reply) {
   WriteResult result;
   result.revision = reply.revision;
@@ -161,21 +203,31 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::create(core::Loop& loop, EtcdOptio
     return Error::config("etcd.host: at least one endpoint is required");
   }
   std::vector<HttpUrl> urls;
+  bool any_tls = false;
   for (const auto& host : options.hosts) {
     auto url = parse_http_url(host);
     if (!url) {
       return Error::config("etcd.host: " + url.error().context);
     }
-    if (url->tls) {
-      return Error{ErrorKind::Unsupported, ErrorSource::Config, false,
-                   "etcd.host: https endpoints are not supported yet: " + host};
-    }
+    any_tls = any_tls || url->tls;
     urls.push_back(std::move(*url));
   }
-  return std::unique_ptr<EtcdStore>(new EtcdStore(loop, std::move(options), std::move(urls)));
+  std::shared_ptr<const tls::TlsContext> context;
+  if (any_tls) {
+    auto made = make_tls_context(options);
+    if (!made) {
+      return made.error();
+    }
+    context = std::move(made.value());
+  }
+  return std::unique_ptr<EtcdStore>(
+      new EtcdStore(loop, std::move(options), std::move(urls), std::move(context)));
 }
 
-std::string EtcdStore::current_endpoint() const { return "http://" + urls_[preferred_].authority; }
+std::string EtcdStore::current_endpoint() const {
+  const HttpUrl& url = urls_[preferred_];
+  return (url.tls ? "https://" : "http://") + url.authority;
+}
 
 core::TimePoint EtcdStore::deadline() const { return core::Clock::now() + options_.timeout; }
 
@@ -194,26 +246,34 @@ HttpRequest EtcdStore::make_request(std::string target, std::string body) const 
 core::Task<Result<std::unique_ptr<HttpConnection>>> EtcdStore::connect_any(
     core::TimePoint deadline) {
   std::string failures;
+  bool retryable = false;  // some endpoint may answer later (not: all refused our TLS)
   for (size_t i = 0; i < urls_.size(); ++i) {
     size_t index = (preferred_ + i) % urls_.size();
     const HttpUrl& url = urls_[index];
     auto endpoint = resolve_endpoint(url.host, url.port);
     if (!endpoint) {
       failures += "; " + endpoint.error().context;
+      retryable = true;
       continue;
     }
     core::TimePoint attempt = std::min(deadline, core::Clock::now() + options_.connect_timeout);
-    auto conn = co_await HttpConnection::connect(loop_, *endpoint, url.authority, attempt);
+    std::optional<HttpTls> tls;
+    if (url.tls) {
+      tls = HttpTls{tls_, options_.sni.empty() ? url.host : options_.sni};
+    }
+    auto conn =
+        co_await HttpConnection::connect(loop_, *endpoint, url.authority, attempt, std::move(tls));
     if (conn) {
       preferred_ = index;
       co_return std::move(conn.value());
     }
     failures += "; " + url.authority + ": " + conn.error().context;
+    retryable = retryable || conn.error().retryable;
     if (core::Clock::now() >= deadline) {
       break;
     }
   }
-  co_return Error{ErrorKind::Refused, ErrorSource::Upstream, true,
+  co_return Error{ErrorKind::Refused, ErrorSource::Upstream, retryable,
                   "no etcd endpoint reachable" + failures};
 }
 

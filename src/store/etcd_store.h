@@ -12,8 +12,12 @@
 // - user/password: a token from /v3/auth/authenticate is sent as the Authorization header and
 //   renewed when etcd reports it invalid.
 // - TTL: a lease is granted per put (/v3/lease/grant) and the key attached to it.
-// - Not yet: TLS to etcd (https:// endpoints are refused with Unsupported), client
-//   certificates, health-checking idle endpoints, the CLI's version check.
+// - https:// endpoints speak TLS (tls::TlsStream), unary calls and watches alike, as APISIX's
+//   deployment.etcd.tls does (core.md §1.3): the server certificate is verified by default
+//   against apisix.ssl.ssl_trusted_certificate (the system store unless set) and the URL's
+//   host, or tls.sni when given (also sent as SNI); tls.verify: false turns that off;
+//   tls.cert/tls.key present a client certificate (etcd's --client-cert-auth).
+// - Not yet: health-checking idle endpoints, the CLI's version check.
 
 #include <chrono>
 #include <cstdint>
@@ -35,11 +39,19 @@ struct EtcdOptions {
   size_t max_idle_connections = 4;
   int64_t list_page_size = 1000;  // keys per range request when listing
   size_t max_response_bytes = size_t{512} << 20;
+  // For https:// hosts. File paths are used as given (APISIX opens them relative to its
+  // working directory too).
+  bool tls_verify = true;  // deployment.etcd.tls.verify
+  std::string ca_file;     // apisix.ssl.ssl_trusted_certificate: "" or "system" = OS store
+  std::string cert_file;   // deployment.etcd.tls.cert: client certificate (PEM), with key_file
+  std::string key_file;    // deployment.etcd.tls.key
+  std::string sni;         // deployment.etcd.tls.sni: "" = each URL's host
 };
 
 class EtcdStore final : public ConfigStore {
  public:
-  // Checks the options (parses the URLs); does not contact etcd yet.
+  // Checks the options (parses the URLs; for https ones, reads the certificate files and
+  // builds the TLS context); does not contact etcd yet.
   static Result<std::unique_ptr<EtcdStore>> create(core::Loop& loop, EtcdOptions options);
   ~EtcdStore() override = default;
 
@@ -56,12 +68,13 @@ class EtcdStore final : public ConfigStore {
 
   // Grants a lease of `ttl` (etcd may round it up to its minimum); returns its id.
   core::Task<Result<int64_t>> grant_lease(std::chrono::seconds ttl);
-  // The endpoint currently preferred, e.g. "http://127.0.0.1:2379".
+  // The endpoint currently preferred, e.g. "http://127.0.0.1:2379" or "https://...".
   std::string current_endpoint() const;
 
  private:
-  EtcdStore(core::Loop& loop, EtcdOptions options, std::vector<HttpUrl> urls)
-      : loop_(loop), options_(std::move(options)), urls_(std::move(urls)) {}
+  EtcdStore(core::Loop& loop, EtcdOptions options, std::vector<HttpUrl> urls,
+            std::shared_ptr<const tls::TlsContext> tls)
+      : loop_(loop), options_(std::move(options)), urls_(std::move(urls)), tls_(std::move(tls)) {}
 
   core::TimePoint deadline() const;
   HttpRequest make_request(std::string target, std::string body) const;
@@ -74,6 +87,7 @@ class EtcdStore final : public ConfigStore {
   core::Loop& loop_;
   EtcdOptions options_;
   std::vector<HttpUrl> urls_;
+  std::shared_ptr<const tls::TlsContext> tls_;  // set when some URL is https
   size_t preferred_ = 0;
   std::vector<std::unique_ptr<HttpConnection>> idle_;
   std::string token_;

@@ -107,22 +107,58 @@ std::string_view HttpResponse::header(std::string_view name) const {
 }
 
 core::Task<Result<std::unique_ptr<HttpConnection>>> HttpConnection::connect(
-    core::Loop& loop, core::Endpoint endpoint, std::string authority, core::TimePoint deadline) {
+    core::Loop& loop, core::Endpoint endpoint, std::string authority, core::TimePoint deadline,
+    std::optional<HttpTls> tls) {
   core::ConnectResult connected = co_await core::connect_tcp(loop, endpoint, deadline);
   if (connected.error != core::IoError::None) {
     co_return io_error(connected.error, "connect to " + endpoint.to_string());
   }
+  if (!tls) {
+    co_return std::unique_ptr<HttpConnection>(
+        new HttpConnection(std::move(connected.socket), std::move(authority)));
+  }
+  auto stream = std::make_unique<tls::TlsStream>(std::move(connected.socket), tls->context);
+  core::IoResult shaken = co_await stream->handshake(tls->server_name, deadline);
+  if (!shaken.ok()) {
+    Error error = io_error(shaken.error, "TLS handshake with " + endpoint.to_string());
+    if (!stream->error_message().empty()) {
+      error.context = "TLS handshake with " + endpoint.to_string() + ": " +
+                      stream->error_message() +
+                      (shaken.error == core::IoError::Other
+                           ? std::string()
+                           : " (" + std::string(core::to_string(shaken.error)) + ")");
+    }
+    if (stream->failure() == tls::TlsFailure::Verify) {
+      error.kind = ErrorKind::Io;
+      error.retryable = false;  // a rejected certificate stays rejected
+    }
+    co_return error;
+  }
   co_return std::unique_ptr<HttpConnection>(
-      new HttpConnection(std::move(connected.socket), std::move(authority)));
+      new HttpConnection(std::move(stream), std::move(authority)));
 }
 
 bool HttpConnection::is_reusable() {
-  if (broken_ || !keep_alive_ || !body_done_ || start_ != buf_.size() || !socket_.is_open()) {
+  if (broken_ || !keep_alive_ || !body_done_ || start_ != buf_.size()) {
     return false;
   }
   char probe;
-  // Anything readable on an idle connection (data or EOF) means the server gave up on it.
-  return socket_.try_read(&probe, 1) == -1;
+  // Anything readable on an idle connection (data or EOF) means the server gave up on it. Over
+  // TLS, try_read also consumes housekeeping records such as session tickets.
+  if (tls_) {
+    return tls_->is_open() && tls_->try_read(&probe, 1) == -1;
+  }
+  return socket_.is_open() && socket_.try_read(&probe, 1) == -1;
+}
+
+Error HttpConnection::stream_error(core::IoError error, std::string_view what) const {
+  Error out = io_error(error, what);
+  // After the handshake TLS may still refuse: with TLS 1.3 a server that requires a client
+  // certificate says so with an alert on the first read.
+  if (tls_ && tls_->failure() != tls::TlsFailure::None && !tls_->error_message().empty()) {
+    out.context = std::string(what) + ": TLS: " + tls_->error_message();
+  }
+  return out;
 }
 
 core::Task<Result<void>> HttpConnection::send(const HttpRequest& request,
@@ -154,10 +190,10 @@ core::Task<Result<void>> HttpConnection::send(const HttpRequest& request,
   head += "\r\n";
   iovec iov[2] = {{head.data(), head.size()},
                   {const_cast<char*>(request.body.data()), request.body.size()}};
-  core::IoResult written = co_await socket_.write_all(std::span<iovec>(iov, 2), deadline);
+  core::IoResult written = co_await write_all(std::span<iovec>(iov, 2), deadline);
   if (!written.ok()) {
     broken_ = true;
-    co_return io_error(written.error, "send request");
+    co_return stream_error(written.error, "send request");
   }
   co_return Result<void>();
 }
@@ -172,13 +208,13 @@ core::Task<Result<void>> HttpConnection::fill(core::TimePoint deadline) {
   }
   size_t old = buf_.size();
   buf_.resize(old + kReadChunk);
-  core::IoResult r = co_await socket_.read_some(buf_.data() + old, kReadChunk, deadline);
+  core::IoResult r = co_await read_some(buf_.data() + old, kReadChunk, deadline);
   buf_.resize(old + r.bytes);
   if (!r.ok()) {
     if (r.error != core::IoError::Timeout) {
       broken_ = true;
     }
-    co_return io_error(r.error, "read response");
+    co_return stream_error(r.error, "read response");
   }
   received_any_ = true;
   co_return Result<void>();

@@ -1,13 +1,15 @@
 #pragma once
 // A small HTTP/1.1 client over core::Socket and the project's strict response parser: enough
 // for JSON APIs such as etcd's gateway (unary calls on keep-alive connections, and long-lived
-// streaming responses read piece by piece). Plain TCP only for now (no TLS).
+// streaming responses read piece by piece), over plain TCP or TLS (tls::TlsStream).
 //
-// An HttpConnection is one TCP connection, owned by its user, used on one Loop by one coroutine
-// at a time (one exchange in flight).
+// An HttpConnection is one TCP (or TLS) connection, owned by its user, used on one Loop by one
+// coroutine at a time (one exchange in flight).
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +20,8 @@
 #include "core/socket.h"
 #include "core/task.h"
 #include "http/chunked.h"
+#include "tls/tls_context.h"
+#include "tls/tls_stream.h"
 
 namespace apisix::store {
 
@@ -49,12 +53,21 @@ struct HttpResponse {
   std::string_view header(std::string_view name) const;
 };
 
+// How to speak TLS on a connection: the client context (verification, CA, client
+// certificate) and the name sent as SNI and matched against the server's certificate when the
+// context verifies (a DNS name or an IP literal).
+struct HttpTls {
+  std::shared_ptr<const tls::TlsContext> context;
+  std::string server_name;
+};
+
 class HttpConnection {
  public:
-  static core::Task<Result<std::unique_ptr<HttpConnection>>> connect(core::Loop& loop,
-                                                                     core::Endpoint endpoint,
-                                                                     std::string authority,
-                                                                     core::TimePoint deadline);
+  // Connects, then runs the TLS handshake when `tls` is given (bounded by the same deadline).
+  // A failed handshake names OpenSSL's reason; a rejected server certificate is not retryable.
+  static core::Task<Result<std::unique_ptr<HttpConnection>>> connect(
+      core::Loop& loop, core::Endpoint endpoint, std::string authority, core::TimePoint deadline,
+      std::optional<HttpTls> tls = std::nullopt);
 
   // Sends `request` and reads the whole response; a body over `max_body_bytes` is an error.
   core::Task<Result<HttpResponse>> exchange(HttpRequest request, core::TimePoint deadline,
@@ -75,13 +88,26 @@ class HttpConnection {
  private:
   HttpConnection(core::Socket socket, std::string authority)
       : socket_(std::move(socket)), authority_(std::move(authority)) {}
+  HttpConnection(std::unique_ptr<tls::TlsStream> tls, std::string authority)
+      : tls_(std::move(tls)), authority_(std::move(authority)) {}
+  // The plain case calls the Socket directly: one branch per I/O call, as for the proxy's
+  // upstream connections.
+  core::Task<core::IoResult> read_some(char* buf, size_t len, core::TimePoint deadline) {
+    return tls_ ? tls_->read_some(buf, len, deadline) : socket_.read_some(buf, len, deadline);
+  }
+  core::Task<core::IoResult> write_all(std::span<iovec> iov, core::TimePoint deadline) {
+    return tls_ ? tls_->write_all(iov, deadline) : socket_.write_all(iov, deadline);
+  }
+  // An I/O failure as an Error, with TLS's reason when TLS gave one.
+  Error stream_error(core::IoError error, std::string_view what) const;
   core::Task<Result<void>> send(const HttpRequest& request, core::TimePoint deadline);
   core::Task<Result<void>> fill(core::TimePoint deadline);  // reads more into buf_
   std::string_view buffered() const { return std::string_view(buf_).substr(start_); }
 
   enum class BodyMode : uint8_t { None, Length, Chunked, UntilClose };
 
-  core::Socket socket_;
+  core::Socket socket_;                  // plain connections; closed when tls_ is set
+  std::unique_ptr<tls::TlsStream> tls_;  // https connections
   std::string authority_;
   std::string buf_;
   size_t start_ = 0;  // first unconsumed byte of buf_

@@ -4,12 +4,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "tests/harness/process.h"
@@ -52,8 +56,42 @@ uint16_t free_port() {
   return port;
 }
 
-// One blocking HTTP/1.0 exchange with 127.0.0.1:port; returns the body ("" on failure).
-std::string http_once(uint16_t port, const std::string& request, int timeout_ms) {
+// The body of an HTTP response ("" when it has no head).
+std::string body_of(const std::string& response) {
+  size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+// One blocking HTTP/1.0 exchange over TLS on a connected socket `fd` (which it closes). The
+// harness does not verify etcd's certificate: it only needs to reach it.
+std::string https_once(SSL_CTX* ctx, int fd, const std::string& request, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  SSL* ssl = SSL_new(ctx);
+  std::string response;
+  if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 &&
+      SSL_write(ssl, request.data(), static_cast<int>(request.size())) ==
+          static_cast<int>(request.size())) {
+    char buf[4096];
+    for (;;) {
+      int n = SSL_read(ssl, buf, sizeof(buf));
+      if (n <= 0) {
+        break;
+      }
+      response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  SSL_free(ssl);
+  ERR_clear_error();
+  ::close(fd);
+  return body_of(response);
+}
+
+// One blocking HTTP/1.0 exchange with 127.0.0.1:port, over TLS when `tls` is set; returns the
+// body ("" on failure).
+std::string http_once(uint16_t port, const std::string& request, int timeout_ms,
+                      SSL_CTX* tls = nullptr) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -62,6 +100,9 @@ std::string http_once(uint16_t port, const std::string& request, int timeout_ms)
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     ::close(fd);
     return {};
+  }
+  if (tls != nullptr) {
+    return https_once(tls, fd, request, timeout_ms);
   }
   Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   size_t sent = 0;
@@ -87,18 +128,72 @@ std::string http_once(uint16_t port, const std::string& request, int timeout_ms)
     response.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
-  size_t body = response.find("\r\n\r\n");
-  return body == std::string::npos ? std::string() : response.substr(body + 4);
+  return body_of(response);
 }
 
 }  // namespace
 
-EtcdServer::EtcdServer() {
+void EtcdServer::SslCtxFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+
+EtcdServer::EtcdServer() : EtcdServer(EtcdServerOptions{}) {}
+
+EtcdServer::EtcdServer(EtcdServerOptions options) : options_(options) {
+  if (is_tls() && !make_tls(error_)) {
+    return;
+  }
   // A port found free can be taken before etcd binds it; try a few times.
   for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
     error_.clear();
     start_once(error_);
   }
+}
+
+bool EtcdServer::make_tls(std::string& error) {
+  try {
+    CertRequest ca;
+    ca.common_name = "apisix test etcd CA";
+    ca.is_ca = true;
+    certs_.ca = make_cert(ca);
+    CertRequest server;
+    server.common_name = "etcd";
+    server.dns_names = {"localhost"};
+    server.ip_addresses = {"127.0.0.1"};
+    server.server_auth = true;
+    server.client_auth = true;
+    certs_.server = make_cert(server, &certs_.ca);
+    CertRequest client;
+    client.common_name = "apisix-etcd-client";
+    client.client_auth = true;
+    certs_.client = make_cert(client, &certs_.ca);
+    CertRequest other;
+    other.common_name = "apisix unrelated CA";
+    other.is_ca = true;
+    certs_.other_ca = make_cert(other);
+    auto dir = dir_.path() / "certs";
+    std::filesystem::create_directories(dir);
+    write_cert_files(certs_.ca, dir, "ca");
+    write_cert_files(certs_.server, dir, "server");
+    write_cert_files(certs_.client, dir, "client");
+    write_cert_files(certs_.other_ca, dir, "other_ca");
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  client_tls_.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* ctx = client_tls_.get();
+  if (ctx == nullptr ||
+      SSL_CTX_use_certificate_file(ctx, certs_.client.cert_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, certs_.client.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    ERR_clear_error();
+    error = "cannot set up the harness's TLS client";
+    return false;
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  return true;
+}
+
+std::string EtcdServer::exchange(const std::string& request, int timeout_ms) {
+  return http_once(client_port_, request, timeout_ms, client_tls_.get());
 }
 
 EtcdServer::~EtcdServer() { stop(); }
@@ -128,7 +223,7 @@ bool EtcdServer::launch(std::string& error) {
     error = "etcd not found (set APISIX_ETCD_BINARY or put etcd on PATH)";
     return false;
   }
-  std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+  std::string client = client_url();
   std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
   auto data = dir_.path() / ("data-" + std::to_string(client_port_));
   std::vector<std::string> argv = {binary,
@@ -142,6 +237,14 @@ bool EtcdServer::launch(std::string& error) {
                                    "--enable-v2=false",
                                    "--logger=zap",
                                    "--log-level=error"};
+  if (is_tls()) {
+    argv.push_back("--cert-file=" + certs_.server.cert_file.string());
+    argv.push_back("--key-file=" + certs_.server.key_file.string());
+  }
+  if (options_.client_cert_auth) {
+    argv.push_back("--client-cert-auth");
+    argv.push_back("--trusted-ca-file=" + certs_.ca.cert_file.string());
+  }
   auto out = dir_.path() / "etcd.out";
   auto err = dir_.path() / "etcd.err";
   pid_ = spawn_process(argv, out, err, error);
@@ -156,8 +259,8 @@ bool EtcdServer::launch(std::string& error) {
           exited = true;  // reaped: stop waiting, and never signal that pid again
           return true;
         }
-        return http_once(client_port_, "GET /health HTTP/1.0\r\n\r\n", 1000)
-                   .find("\"health\":\"true\"") != std::string::npos;
+        return exchange("GET /health HTTP/1.0\r\n\r\n", 1000).find("\"health\":\"true\"") !=
+               std::string::npos;
       },
       std::chrono::seconds(20), std::chrono::milliseconds(20));
   if (healthy && !exited) {
@@ -180,8 +283,7 @@ std::string EtcdServer::post(std::string_view path, std::string_view body, std::
   }
   request += "\r\n";
   request += body;
-  return http_once(client_port_, request,
-                   static_cast<int>(scaled(std::chrono::seconds(10)).count()));
+  return exchange(request, static_cast<int>(scaled(std::chrono::seconds(10)).count()));
 }
 
 bool EtcdServer::enable_auth(const std::string& user, const std::string& password) {
