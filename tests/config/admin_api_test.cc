@@ -20,18 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-UpstreamOptions named(const std::string& name) {
-  UpstreamOptions options;
-  options.name = name;
-  return options;
-}
-
-std::string served_by(uint16_t port, std::string_view target) {
-  HttpResponse resp = http_get(port, target);
-  return resp.ok() && resp.status == 200 ? resp.header("X-Upstream-Name")
-                                         : "status " + std::to_string(resp.status);
-}
-
 class AdminApi : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,7 +36,7 @@ class AdminApi : public ::testing::Test {
 };
 
 TEST_F(AdminApi, RouteWrittenOverHttpIsServedAndRemoved) {
-  UpstreamServer a(named("a"));
+  UpstreamServer a(named_upstream("a"));
   EXPECT_EQ(http_get(port_, "/hello").status, 404);  // starts empty
 
   HttpResponse put = admin_call(
@@ -73,8 +61,8 @@ TEST_F(AdminApi, RouteWrittenOverHttpIsServedAndRemoved) {
 }
 
 TEST_F(AdminApi, SharedUpstreamChangeRepointsEveryRoute) {
-  UpstreamServer a(named("a"));
-  UpstreamServer b(named("b"));
+  UpstreamServer a(named_upstream("a"));
+  UpstreamServer b(named_upstream("b"));
   ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/upstreams/u1",
                        R"({"nodes":{")" + a.address() + R"(":1}})")
                 .status,
@@ -150,7 +138,7 @@ TEST_F(AdminApi, KeepAliveRequestsWithLateGrowingBodies) {
 
 // Route updates under proxy load: every proxied request succeeds while 200 updates arrive.
 TEST_F(AdminApi, UpdatesUnderLoadFailNothing) {
-  UpstreamServer a(named("a"));
+  UpstreamServer a(named_upstream("a"));
   ASSERT_EQ(admin_call(admin_, "PUT", "/apisix/admin/routes/load",
                        R"({"uri":"/load","upstream":{"nodes":{")" + a.address() + R"(":1}}})")
                 .status,
@@ -180,7 +168,7 @@ TEST_F(AdminApi, UpdatesUnderLoadFailNothing) {
 // client; the gateway is killed mid-stream; after a restart on the same prefix every write
 // that was answered 2xx is there (Admin API and proxy), and nothing half-written breaks it.
 TEST(AdminDurability, AcknowledgedWritesSurviveKillNine) {
-  UpstreamServer a(named("a"));
+  UpstreamServer a(named_upstream("a"));
   GatewayProcess gateway;
   GatewayOptions options;
   options.config_yaml = embedded_admin_config(1);

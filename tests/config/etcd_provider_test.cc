@@ -20,19 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-UpstreamOptions named_upstream(const std::string& name) {
-  UpstreamOptions options;
-  options.name = name;
-  return options;
-}
-
-// Which upstream answered `target`, or "status <n>".
-std::string answered_by(uint16_t port, std::string_view target) {
-  HttpResponse resp = http_get(port, target);
-  return resp.ok() && resp.status == 200 ? resp.header("X-Upstream-Name")
-                                         : "status " + std::to_string(resp.status);
-}
-
 std::string route_json(const std::string& id, const std::string& uri, const UpstreamServer& to) {
   return R"({"id":")" + id + R"(","uri":")" + uri +
          R"(","upstream":{"type":"roundrobin","nodes":{")" + to.address() + R"(":1}}})";
@@ -64,13 +51,13 @@ TEST_F(EtcdProvider, LoadsWhatEtcdHoldsAndFollowsOtherWriters) {
   GatewayProcess gateway;
   ASSERT_TRUE(start(gateway));
   uint16_t port = gateway.http_port();
-  EXPECT_EQ(answered_by(port, "/one"), "a");  // loaded before the workers started
+  EXPECT_EQ(served_by(port, "/one"), "a");  // loaded before the workers started
 
   ASSERT_GT(etcd_.put("/apisix/routes/2", R"({"id":"2","uri":"/two","upstream_id":"ub"})"), 0);
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/two") == "b"; }, 5s))
-      << answered_by(port, "/two");
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/two") == "b"; }, 5s))
+      << served_by(port, "/two");
   ASSERT_GT(etcd_.put("/apisix/routes/1", route_json("1", "/one", b)), 0);
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/one") == "b"; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/one") == "b"; }, 5s));
   ASSERT_GT(etcd_.remove("/apisix/routes/2"), 0);
   EXPECT_TRUE(wait_until([&] { return http_get(port, "/two").status == 404; }, 5s));
 
@@ -81,8 +68,8 @@ TEST_F(EtcdProvider, LoadsWhatEtcdHoldsAndFollowsOtherWriters) {
   // A value that is not a JSON object keeps the previous one (§2.6 step 4).
   ASSERT_GT(etcd_.put("/apisix/routes/1", "not json"), 0);
   ASSERT_GT(etcd_.put("/apisix/routes/3", route_json("3", "/three", a)), 0);
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/three") == "a"; }, 5s));
-  EXPECT_EQ(answered_by(port, "/one"), "b");
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/three") == "a"; }, 5s));
+  EXPECT_EQ(served_by(port, "/one"), "b");
 }
 
 TEST_F(EtcdProvider, AdminWritesLandInEtcdAndReachEveryNode) {
@@ -103,17 +90,15 @@ TEST_F(EtcdProvider, AdminWritesLandInEtcdAndReachEveryNode) {
   EXPECT_NE(stored->find(R"("id":"r1")"), std::string::npos) << *stored;
   EXPECT_NE(stored->find(R"("create_time":)"), std::string::npos) << *stored;
 
-  EXPECT_EQ(answered_by(control.http_port(), "/shared"), "a");  // applied when acknowledged
-  EXPECT_TRUE(
-      wait_until([&] { return answered_by(data_plane.http_port(), "/shared") == "a"; }, 5s));
+  EXPECT_EQ(served_by(control.http_port(), "/shared"), "a");  // applied when acknowledged
+  EXPECT_TRUE(wait_until([&] { return served_by(data_plane.http_port(), "/shared") == "a"; }, 5s));
 
   // POST ids come from etcd's revision, 20 digits (§2.4).
   HttpResponse post =
       admin_call(control.admin_port(), "POST", "/apisix/admin/routes",
                  R"({"uri":"/posted","upstream":{"nodes":{")" + a.address() + R"(":1}}})");
   ASSERT_EQ(post.status, 201) << post.describe();
-  EXPECT_TRUE(
-      wait_until([&] { return answered_by(data_plane.http_port(), "/posted") == "a"; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return served_by(data_plane.http_port(), "/posted") == "a"; }, 5s));
 
   ASSERT_EQ(admin_call(control.admin_port(), "DELETE", "/apisix/admin/routes/r1").status, 200);
   EXPECT_FALSE(etcd_.get("/apisix/routes/r1").has_value());
@@ -144,7 +129,7 @@ TEST_F(EtcdProvider, EtcdDownThirtySecondsUnderLoadFailsNoRequest) {
   GatewayProcess gateway;
   ASSERT_TRUE(start(gateway));
   uint16_t port = gateway.http_port();
-  ASSERT_EQ(answered_by(port, "/load"), "a");
+  ASSERT_EQ(served_by(port, "/load"), "a");
 
   LoadOptions load_options;
   load_options.port = port;
@@ -178,7 +163,7 @@ TEST_F(EtcdProvider, EtcdDownThirtySecondsUnderLoadFailsNoRequest) {
   ASSERT_TRUE(etcd_.restart()) << etcd_.error();
   // A change made after etcd returns is applied.
   ASSERT_GT(etcd_.put("/apisix/routes/1", route_json("1", "/load", b)), 0);
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/load") == "b"; }, 30s))
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/load") == "b"; }, 30s))
       << gateway.describe_logs();
   EXPECT_NE(gateway.error_log().find("reachable again"), std::string::npos);
   LoadResult result = load.stop();
@@ -198,7 +183,7 @@ TEST_F(EtcdProvider, CompactedWatchResyncsWithNothingMissed) {
   GatewayProcess gateway;
   ASSERT_TRUE(start(gateway));
   uint16_t port = gateway.http_port();
-  ASSERT_EQ(answered_by(port, "/drop"), "a");
+  ASSERT_EQ(served_by(port, "/drop"), "a");
 
   // Freeze the gateway and restart etcd under it (its watch is now broken, but it cannot
   // notice yet), change etcd behind its back and compact the history away: the watch must
@@ -219,17 +204,17 @@ TEST_F(EtcdProvider, CompactedWatchResyncsWithNothingMissed) {
   ASSERT_TRUE(etcd_.compact(head));
   ASSERT_TRUE(gateway.signal(SIGCONT));
 
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/new") == "b"; }, 20s))
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/new") == "b"; }, 20s))
       << gateway.describe_logs();
-  EXPECT_EQ(answered_by(port, "/change"), "b");
+  EXPECT_EQ(served_by(port, "/change"), "b");
   EXPECT_EQ(http_get(port, "/drop").status, 404);
   EXPECT_EQ(http_get(port, "/tmp").status, 404);
-  EXPECT_EQ(answered_by(port, "/keep"), "a");
+  EXPECT_EQ(served_by(port, "/keep"), "a");
   EXPECT_NE(gateway.error_log().find("was compacted"), std::string::npos)
       << gateway.describe_logs();
   // And the watch goes on after the re-list.
   ASSERT_GT(etcd_.put("/apisix/routes/after", route_json("after", "/after", a)), 0);
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/after") == "a"; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/after") == "a"; }, 10s));
 }
 
 }  // namespace

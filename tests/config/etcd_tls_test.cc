@@ -18,13 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Which upstream answered `target`, or "status <n>".
-std::string answered_by(uint16_t port, std::string_view target) {
-  HttpResponse resp = http_get(port, target);
-  return resp.ok() && resp.status == 200 ? resp.header("X-Upstream-Name")
-                                         : "status " + std::to_string(resp.status);
-}
-
 // etcd_admin_config() for a TLS etcd: `etcd_tls` goes under deployment.etcd.tls, and the CA
 // bundle, when given, is apisix.ssl.ssl_trusted_certificate (APISIX verifies etcd with it).
 std::string tls_config(const EtcdServer& etcd, const std::string& etcd_tls,
@@ -61,14 +54,14 @@ TEST(EtcdTls, GatewayLoadsFollowsAndWritesThroughAnMtlsEtcd) {
                  certs.ca.cert_file.string());
   ASSERT_TRUE(gateway.start(options)) << gateway.describe_logs();
   uint16_t port = gateway.http_port();
-  EXPECT_EQ(answered_by(port, "/one"), "a");  // loaded before the workers started
+  EXPECT_EQ(served_by(port, "/one"), "a");  // loaded before the workers started
 
   // The watch over TLS brings in another writer's change.
   ASSERT_GT(etcd.put("/apisix/routes/2", R"({"id":"2","uri":"/two","upstream":{"nodes":{")" +
                                              a.address() + R"(":1}}})"),
             0);
-  EXPECT_TRUE(wait_until([&] { return answered_by(port, "/two") == "a"; }, 5s))
-      << answered_by(port, "/two");
+  EXPECT_TRUE(wait_until([&] { return served_by(port, "/two") == "a"; }, 5s))
+      << served_by(port, "/two");
 
   // An Admin API write lands in etcd with APISIX's key layout (§2.1).
   HttpResponse put =
@@ -78,7 +71,7 @@ TEST(EtcdTls, GatewayLoadsFollowsAndWritesThroughAnMtlsEtcd) {
   auto stored = etcd.get("/apisix/routes/r1");
   ASSERT_TRUE(stored.has_value());
   EXPECT_NE(stored->find(R"("uri":"/admin")"), std::string::npos) << *stored;
-  EXPECT_EQ(answered_by(port, "/admin"), "a");
+  EXPECT_EQ(served_by(port, "/admin"), "a");
 }
 
 TEST(EtcdTls, RefusesToStartWhenEtcdsCertificateIsNotTrusted) {

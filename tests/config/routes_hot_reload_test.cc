@@ -16,12 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-UpstreamOptions named(const std::string& name) {
-  UpstreamOptions options;
-  options.name = name;
-  return options;
-}
-
 // One route per (uri, upstream) pair, in order.
 std::string routes(const std::vector<std::pair<std::string, const UpstreamServer*>>& entries) {
   std::string y = "routes:\n";
@@ -33,15 +27,9 @@ std::string routes(const std::vector<std::pair<std::string, const UpstreamServer
   return y + "#END\n";
 }
 
-std::string served_by(uint16_t port, std::string_view target) {
-  HttpResponse resp = http_get(port, target);
-  return resp.ok() && resp.status == 200 ? resp.header("X-Upstream-Name")
-                                         : "status " + std::to_string(resp.status);
-}
-
 TEST(RoutesHotReload, ChangedUpstreamTakesEffectUnderLoadWithoutFailures) {
-  UpstreamServer a(named("a"));
-  UpstreamServer b(named("b"));
+  UpstreamServer a(named_upstream("a"));
+  UpstreamServer b(named_upstream("b"));
   GatewayProcess gateway;
   GatewayOptions options;
   options.routes_yaml = routes({{"/*", &a}});
@@ -75,7 +63,7 @@ TEST(RoutesHotReload, ChangedUpstreamTakesEffectUnderLoadWithoutFailures) {
 }
 
 TEST(RoutesHotReload, RemovedRouteGives404) {
-  UpstreamServer a(named("a"));
+  UpstreamServer a(named_upstream("a"));
   GatewayProcess gateway;
   GatewayOptions options;
   options.routes_yaml = routes({{"/keep", &a}, {"/drop", &a}});
@@ -89,8 +77,8 @@ TEST(RoutesHotReload, RemovedRouteGives404) {
 }
 
 TEST(RoutesHotReload, InvalidFileKeepsThePreviousRoutes) {
-  UpstreamServer a(named("a"));
-  UpstreamServer b(named("b"));
+  UpstreamServer a(named_upstream("a"));
+  UpstreamServer b(named_upstream("b"));
   GatewayProcess gateway;
   GatewayOptions options;
   options.routes_yaml = routes({{"/api", &a}});

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tests/harness/http_codec.h"
+#include "tests/harness/raw_client.h"
 
 namespace apisix::test {
 
@@ -389,6 +390,18 @@ bool UpstreamServer::wait_for_complete(size_t index, std::chrono::milliseconds t
     return requests_.size() > index &&
            (requests_[index].complete || !requests_[index].error.empty());
   });
+}
+
+UpstreamOptions named_upstream(const std::string& name) {
+  UpstreamOptions options;
+  options.name = name;
+  return options;
+}
+
+std::string served_by(uint16_t port, std::string_view target) {
+  HttpResponse resp = http_get(port, target);
+  return resp.ok() && resp.status == 200 ? resp.header("X-Upstream-Name")
+                                         : "status " + std::to_string(resp.status);
 }
 
 }  // namespace apisix::test

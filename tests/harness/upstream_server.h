@@ -163,4 +163,11 @@ class UpstreamServer {
   std::list<std::unique_ptr<ConnectionState>> connections_;
 };
 
+// Options for an upstream that answers with `X-Upstream-Name: <name>`.
+UpstreamOptions named_upstream(const std::string& name);
+
+// Which named upstream answered GET `target` through the gateway on `port` (its
+// X-Upstream-Name), or "status <n>" when the answer was not a 200.
+std::string served_by(uint16_t port, std::string_view target);
+
 }  // namespace apisix::test

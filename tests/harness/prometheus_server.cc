@@ -1,0 +1,210 @@
+#include "tests/harness/prometheus_server.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/harness/process.h"
+#include "tests/harness/raw_client.h"
+
+namespace apisix::test {
+namespace {
+
+// The prometheus binary: $APISIX_PROMETHEUS_BINARY, else the first `prometheus` on $PATH.
+std::string prometheus_binary() {
+  if (const char* env = std::getenv("APISIX_PROMETHEUS_BINARY"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    size_t colon = dirs.find(':');
+    std::filesystem::path candidate = std::filesystem::path(dirs.substr(0, colon)) / "prometheus";
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate.string();
+    }
+    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+  }
+  return {};
+}
+
+// A loopback port that was free a moment ago (the kernel picks it for a socket bound to 0).
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Percent-encodes everything but RFC 3986 unreserved characters (for a query parameter).
+std::string url_encode(std::string_view text) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+PrometheusServer::PrometheusServer(PrometheusServerOptions options) : options_(std::move(options)) {
+  // A port found free can be taken before prometheus binds it; try a few times.
+  for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
+    error_.clear();
+    port_ = free_port();
+    launch(error_);
+  }
+}
+
+PrometheusServer::~PrometheusServer() { stop(); }
+
+bool PrometheusServer::launch(std::string& error) {
+  std::string binary = prometheus_binary();
+  if (binary.empty()) {
+    error = "prometheus not found (install it with scripts/setup, or set APISIX_PROMETHEUS_BINARY)";
+    return false;
+  }
+  // scrape_timeout must not exceed scrape_interval.
+  auto config = dir_.path() / "prometheus.yml";
+  write_file(config,
+             "global:\n"
+             "  scrape_interval: 1s\n"
+             "  scrape_timeout: 1s\n"
+             "  evaluation_interval: 1s\n"
+             "scrape_configs:\n"
+             "  - job_name: " +
+                 options_.job +
+                 "\n"
+                 "    metrics_path: " +
+                 options_.metrics_path +
+                 "\n"
+                 "    static_configs:\n"
+                 "      - targets: ['" +
+                 options_.target + "']\n");
+  std::vector<std::string> argv = {binary, "--config.file=" + config.string(),
+                                   "--storage.tsdb.path=" + (dir_.path() / "data").string(),
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                   "--log.level=info"};
+  auto out = dir_.path() / "prometheus.out";
+  auto err = dir_.path() / "prometheus.err";
+  pid_ = spawn_process(argv, out, err, error);
+  if (pid_ <= 0) {
+    pid_ = -1;
+    return false;
+  }
+  bool exited = false;
+  bool ready = wait_until(
+      [&] {
+        if (wait_for_exit(pid_, Clock::now())) {
+          exited = true;  // reaped: stop waiting, and never signal that pid again
+          return true;
+        }
+        return get("/-/ready").has_value();
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(20));
+  if (ready && !exited) {
+    return true;
+  }
+  if (exited) {
+    pid_ = -1;
+  }
+  error = "prometheus did not become ready: " + tail_file(out, 20) + tail_file(err, 20);
+  stop();
+  return false;
+}
+
+std::string PrometheusServer::log_tail() const {
+  return tail_file(dir_.path() / "prometheus.err", 30);
+}
+
+std::optional<std::string> PrometheusServer::get(std::string_view target) {
+  RawClient client(port_);
+  if (!client.connected()) {
+    return std::nullopt;
+  }
+  HttpResponse response =
+      client.get(target, {{"Host", "127.0.0.1:" + std::to_string(port_)}, {"Connection", "close"}});
+  if (!response.ok() || response.status != 200) {
+    return std::nullopt;
+  }
+  return response.body;
+}
+
+std::string PrometheusServer::query(std::string_view promql) {
+  return get("/api/v1/query?query=" + url_encode(promql)).value_or("");
+}
+
+std::optional<double> PrometheusServer::query_value(std::string_view promql) {
+  // {"status":"success","data":{"resultType":"vector","result":[{"metric":{...},
+  //  "value":[<time>,"<sample>"]}]}}: exactly one "value" pair is wanted.
+  std::string json = query(promql);
+  if (json.find("\"status\":\"success\"") == std::string::npos) {
+    return std::nullopt;
+  }
+  constexpr std::string_view kValue = "\"value\":[";
+  size_t at = json.find(kValue);
+  if (at == std::string::npos || json.find(kValue, at + 1) != std::string::npos) {
+    return std::nullopt;
+  }
+  size_t open = json.find(",\"", at + kValue.size());
+  if (open == std::string::npos) {
+    return std::nullopt;
+  }
+  size_t close = json.find('"', open + 2);
+  if (close == std::string::npos) {
+    return std::nullopt;
+  }
+  std::string sample = json.substr(open + 2, close - open - 2);
+  char* end = nullptr;
+  double value = std::strtod(sample.c_str(), &end);
+  if (end == sample.c_str()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool PrometheusServer::wait_for_value(std::string_view promql, double expected,
+                                      std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        auto value = query_value(promql);
+        return value && *value == expected;
+      },
+      timeout, std::chrono::milliseconds(100));
+}
+
+bool PrometheusServer::wait_for_target_up(std::chrono::milliseconds timeout) {
+  return wait_for_value("up{job=\"" + options_.job + "\"}", 1, timeout);
+}
+
+void PrometheusServer::stop() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait_for_exit(pid_, Deadline::max());
+    pid_ = -1;
+  }
+}
+
+}  // namespace apisix::test
