@@ -22,40 +22,6 @@
 namespace apisix::test {
 namespace {
 
-// The etcd binary: $APISIX_ETCD_BINARY, else the first `etcd` on $PATH.
-std::string etcd_binary() {
-  if (const char* env = std::getenv("APISIX_ETCD_BINARY"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (!dirs.empty()) {
-    size_t colon = dirs.find(':');
-    std::filesystem::path candidate = std::filesystem::path(dirs.substr(0, colon)) / "etcd";
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-  }
-  return {};
-}
-
-// A loopback port that was free a moment ago (the kernel picks it for a socket bound to 0).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 // The body of an HTTP response ("" when it has no head).
 std::string body_of(const std::string& response) {
   size_t body = response.find("\r\n\r\n");
@@ -199,13 +165,13 @@ std::string EtcdServer::exchange(const std::string& request, int timeout_ms) {
 EtcdServer::~EtcdServer() { stop(); }
 
 bool EtcdServer::start_once(std::string& error) {
-  std::string binary = etcd_binary();
+  std::string binary = find_program("APISIX_ETCD_BINARY", "etcd");
   if (binary.empty()) {
     error = "etcd not found (set APISIX_ETCD_BINARY or put etcd on PATH)";
     return false;
   }
-  client_port_ = free_port();
-  peer_port_ = free_port();
+  client_port_ = free_loopback_port();
+  peer_port_ = free_loopback_port();
   return launch(error);
 }
 
@@ -218,7 +184,7 @@ bool EtcdServer::restart() {
 }
 
 bool EtcdServer::launch(std::string& error) {
-  std::string binary = etcd_binary();
+  std::string binary = find_program("APISIX_ETCD_BINARY", "etcd");
   if (binary.empty()) {
     error = "etcd not found (set APISIX_ETCD_BINARY or put etcd on PATH)";
     return false;

@@ -4,9 +4,11 @@
 // run a command to completion and capture what it printed.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/types.h>
@@ -32,6 +34,14 @@ struct CommandResult {
   std::string err;
   std::string describe() const;
 };
+
+// The program to run for a test peer: $<env_var> when set, else the first `name` on $PATH
+// ("" when neither).
+std::string find_program(const char* env_var, std::string_view name);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it for a socket bound
+// to port 0); 0 on failure.
+uint16_t free_loopback_port();
 
 // Runs argv to completion (SIGKILL after `timeout`, scaled) and captures its output.
 CommandResult run_command(const std::vector<std::string>& argv,

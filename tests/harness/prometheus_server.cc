@@ -17,40 +17,6 @@
 namespace apisix::test {
 namespace {
 
-// The prometheus binary: $APISIX_PROMETHEUS_BINARY, else the first `prometheus` on $PATH.
-std::string prometheus_binary() {
-  if (const char* env = std::getenv("APISIX_PROMETHEUS_BINARY"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (!dirs.empty()) {
-    size_t colon = dirs.find(':');
-    std::filesystem::path candidate = std::filesystem::path(dirs.substr(0, colon)) / "prometheus";
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-  }
-  return {};
-}
-
-// A loopback port that was free a moment ago (the kernel picks it for a socket bound to 0).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 // Percent-encodes everything but RFC 3986 unreserved characters (for a query parameter).
 std::string url_encode(std::string_view text) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -73,7 +39,7 @@ PrometheusServer::PrometheusServer(PrometheusServerOptions options) : options_(s
   // A port found free can be taken before prometheus binds it; try a few times.
   for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
     error_.clear();
-    port_ = free_port();
+    port_ = free_loopback_port();
     launch(error_);
   }
 }
@@ -81,7 +47,7 @@ PrometheusServer::PrometheusServer(PrometheusServerOptions options) : options_(s
 PrometheusServer::~PrometheusServer() { stop(); }
 
 bool PrometheusServer::launch(std::string& error) {
-  std::string binary = prometheus_binary();
+  std::string binary = find_program("APISIX_PROMETHEUS_BINARY", "prometheus");
   if (binary.empty()) {
     error = "prometheus not found (install it with scripts/setup, or set APISIX_PROMETHEUS_BINARY)";
     return false;

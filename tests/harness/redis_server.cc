@@ -15,40 +15,6 @@
 namespace apisix::test {
 namespace {
 
-// The redis-server binary: $APISIX_REDIS_BINARY, else the first `redis-server` on $PATH.
-std::string redis_binary() {
-  if (const char* env = std::getenv("APISIX_REDIS_BINARY"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (!dirs.empty()) {
-    size_t colon = dirs.find(':');
-    std::filesystem::path candidate = std::filesystem::path(dirs.substr(0, colon)) / "redis-server";
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
-  }
-  return {};
-}
-
-// A loopback port that was free a moment ago (the kernel picks it for a socket bound to 0).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 std::string encode(const std::vector<std::string>& args) {
   std::string out = "*" + std::to_string(args.size()) + "\r\n";
   for (const auto& arg : args) {
@@ -63,8 +29,8 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   // A port found free can be taken before redis binds it; try a few times.
   for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
     error_.clear();
-    port_ = free_port();
-    tls_port_ = options_.tls_cert_file.empty() ? 0 : free_port();
+    port_ = free_loopback_port();
+    tls_port_ = options_.tls_cert_file.empty() ? 0 : free_loopback_port();
     launch(error_);
   }
 }
@@ -80,7 +46,7 @@ bool RedisServer::restart() {
 }
 
 bool RedisServer::launch(std::string& error) {
-  std::string binary = redis_binary();
+  std::string binary = find_program("APISIX_REDIS_BINARY", "redis-server");
   if (binary.empty()) {
     error = "redis-server not found (set APISIX_REDIS_BINARY or put redis-server on PATH)";
     return false;
