@@ -6,8 +6,30 @@ std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:
       return "Continue";
+    case 101:
+      return "Switching Protocols";
     case 200:
       return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Moved Temporarily";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
     case 400:
       return "Bad Request";
     case 401:
@@ -18,8 +40,14 @@ std::string_view reason_phrase(int status) {
       return "Not Found";
     case 405:
       return "Not Allowed";
+    case 406:
+      return "Not Acceptable";
     case 408:
       return "Request Time-out";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
     case 411:
       return "Length Required";
     case 413:
@@ -43,6 +71,10 @@ std::string_view reason_phrase(int status) {
     case 505:
       return "HTTP Version Not Supported";
     default:
+      // nginx sends an unknown success or redirect status without a reason phrase.
+      if (status < 400) {
+        return "";
+      }
       return status < 500 ? "Bad Request" : "Internal Server Error";
   }
 }

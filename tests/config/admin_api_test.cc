@@ -43,6 +43,7 @@ TEST_F(AdminApi, RouteWrittenOverHttpIsServedAndRemoved) {
       admin_, "PUT", "/apisix/admin/routes/1",
       R"({"uri":"/hello","upstream":{"type":"roundrobin","nodes":{")" + a.address() + R"(":1}}})");
   ASSERT_EQ(put.status, 201) << put.describe();
+  EXPECT_EQ(put.reason, "Created");
   EXPECT_EQ(put.header("X-API-VERSION"), "v3");
   EXPECT_EQ(put.header("Content-Type"), "application/json");
   // Both workers serve it (several connections land on both SO_REUSEPORT listeners).
