@@ -213,30 +213,17 @@ bool EtcdServer::launch(std::string& error) {
   }
   auto out = dir_.path() / "etcd.out";
   auto err = dir_.path() / "etcd.err";
-  pid_ = spawn_process(argv, out, err, error);
-  if (pid_ <= 0) {
-    pid_ = -1;
-    return false;
-  }
-  bool exited = false;
-  bool healthy = wait_until(
+  pid_ = spawn_until_ready(
+      argv, out, err,
       [&] {
-        if (wait_for_exit(pid_, Clock::now())) {
-          exited = true;  // reaped: stop waiting, and never signal that pid again
-          return true;
-        }
         return exchange("GET /health HTTP/1.0\r\n\r\n", 1000).find("\"health\":\"true\"") !=
                std::string::npos;
       },
-      std::chrono::seconds(20), std::chrono::milliseconds(20));
-  if (healthy && !exited) {
+      std::chrono::seconds(20), std::chrono::milliseconds(20), error);
+  if (pid_ > 0) {
     return true;
   }
-  if (exited) {
-    pid_ = -1;
-  }
-  error = "etcd did not become healthy: " + tail_file(err, 20);
-  stop();
+  error = "etcd did not become healthy: " + error;
   return false;
 }
 

@@ -162,4 +162,34 @@ uint16_t free_loopback_port() {
   return port;
 }
 
+pid_t spawn_until_ready(const std::vector<std::string>& argv, const std::filesystem::path& out_file,
+                        const std::filesystem::path& err_file, const std::function<bool()>& ready,
+                        std::chrono::milliseconds timeout, std::chrono::milliseconds poll,
+                        std::string& error) {
+  pid_t pid = spawn_process(argv, out_file, err_file, error);
+  if (pid <= 0) {
+    return -1;
+  }
+  bool exited = false;
+  bool up = wait_until(
+      [&] {
+        if (wait_for_exit(pid, Clock::now())) {
+          exited = true;  // reaped: stop waiting, and never signal that pid again
+          return true;
+        }
+        return ready();
+      },
+      timeout, poll);
+  if (up && !exited) {
+    return pid;
+  }
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    wait_for_exit(pid, Deadline::max());
+  }
+  error = (exited ? "exited early; " : "not ready in time; ") + tail_file(out_file, 20) +
+          tail_file(err_file, 20);
+  return -1;
+}
+
 }  // namespace apisix::test

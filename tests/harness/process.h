@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,15 @@ namespace apisix::test {
 // -1 with `error` set.
 pid_t spawn_process(const std::vector<std::string>& argv, const std::filesystem::path& out_file,
                     const std::filesystem::path& err_file, std::string& error);
+
+// Starts argv as spawn_process() does and waits (polling every `poll`, up to `timeout`
+// scaled) until `ready()` is true. Returns the pid; or -1 when the child exited first or
+// never became ready (it is killed and reaped), with `error` holding the tails of its output
+// files.
+pid_t spawn_until_ready(const std::vector<std::string>& argv, const std::filesystem::path& out_file,
+                        const std::filesystem::path& err_file, const std::function<bool()>& ready,
+                        std::chrono::milliseconds timeout, std::chrono::milliseconds poll,
+                        std::string& error);
 
 // Reaps `pid` if it has exited by `deadline`: returns its exit code, or 128 + signal number
 // when a signal ended it. nullopt when still running at the deadline.

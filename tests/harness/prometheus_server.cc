@@ -75,29 +75,13 @@ bool PrometheusServer::launch(std::string& error) {
                                    "--log.level=info"};
   auto out = dir_.path() / "prometheus.out";
   auto err = dir_.path() / "prometheus.err";
-  pid_ = spawn_process(argv, out, err, error);
-  if (pid_ <= 0) {
-    pid_ = -1;
-    return false;
-  }
-  bool exited = false;
-  bool ready = wait_until(
-      [&] {
-        if (wait_for_exit(pid_, Clock::now())) {
-          exited = true;  // reaped: stop waiting, and never signal that pid again
-          return true;
-        }
-        return get("/-/ready").has_value();
-      },
-      std::chrono::seconds(30), std::chrono::milliseconds(20));
-  if (ready && !exited) {
+  pid_ = spawn_until_ready(
+      argv, out, err, [&] { return get("/-/ready").has_value(); }, std::chrono::seconds(30),
+      std::chrono::milliseconds(20), error);
+  if (pid_ > 0) {
     return true;
   }
-  if (exited) {
-    pid_ = -1;
-  }
-  error = "prometheus did not become ready: " + tail_file(out, 20) + tail_file(err, 20);
-  stop();
+  error = "prometheus did not become ready: " + error;
   return false;
 }
 

@@ -65,30 +65,17 @@ bool RedisServer::launch(std::string& error) {
   }
   auto out = dir_.path() / "redis.out";
   auto err = dir_.path() / "redis.err";
-  pid_ = spawn_process(argv, out, err, error);
-  if (pid_ <= 0) {
-    pid_ = -1;
-    return false;
-  }
-  bool exited = false;
-  bool ready = wait_until(
+  pid_ = spawn_until_ready(
+      argv, out, err,
       [&] {
-        if (wait_for_exit(pid_, Clock::now())) {
-          exited = true;  // reaped: stop waiting, and never signal that pid again
-          return true;
-        }
         std::string pong = command({"PING"});
         return pong == "+PONG";
       },
-      std::chrono::seconds(20), std::chrono::milliseconds(10));
-  if (ready && !exited) {
+      std::chrono::seconds(20), std::chrono::milliseconds(10), error);
+  if (pid_ > 0) {
     return true;
   }
-  if (exited) {
-    pid_ = -1;
-  }
-  error = "redis-server did not answer PING: " + tail_file(out, 20) + tail_file(err, 20);
-  stop();
+  error = "redis-server did not answer PING: " + error;
   return false;
 }
 
