@@ -16,6 +16,7 @@
 #include <pcre2.h>
 
 #include "config/resource_parse.h"
+#include "config/schema_check.h"
 #include "core/log.h"
 #include "http/error_page.h"
 #include "http/parser.h"
@@ -147,29 +148,6 @@ constexpr std::string_view kSecretManagers[] = {"vault", "aws", "gcp"};
 
 // `$secret://...` and `$env://...` references are resolved at run time, so write-time checks
 // (PEM parsing, duplicate keys) skip them (core.md §3.10, §6.10).
-bool is_secret_ref(const json::value& v) {
-  if (!v.is_string()) return false;
-  std::string_view s = v.get_string();
-  return s.starts_with("$secret://") || s.starts_with("$env://") || s.starts_with("$ENV://");
-}
-
-std::string type_word(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::object:
-      return "object";
-    case json::kind::array:
-      return "array";
-    case json::kind::string:
-      return "string";
-    case json::kind::bool_:
-      return "boolean";
-    case json::kind::null:
-      return "null";
-    default:
-      return "number";
-  }
-}
-
 // Query argument `name`, undecoded ("" when absent or bare).
 std::optional<std::string_view> arg(std::string_view query, std::string_view name) {
   bool bare = false;
@@ -985,7 +963,8 @@ std::optional<std::string> AdminServer::check_duplicate_auth_key(const json::val
     const json::value* conf = all->if_contains(plugin);
     const json::value* wanted =
         conf && conf->is_object() ? conf->get_object().if_contains(attr) : nullptr;
-    if (wanted == nullptr || !wanted->is_string() || is_secret_ref(*wanted)) continue;
+    if (wanted == nullptr || !wanted->is_string() || config::schema::is_secret_ref(*wanted))
+      continue;
     for (auto it = store_.items().lower_bound(prefix);
          it != store_.items().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
       // <username> or <username>/credentials/<id>
@@ -1095,7 +1074,8 @@ std::optional<std::string> AdminServer::validate(const Target& target, const std
       return "invalid configuration: " + *e;
     }
     if (obj == nullptr) {  // also when the schema is not available
-      return "invalid configuration: wrong type: expected object, got " + type_word(value);
+      return "invalid configuration: wrong type: expected object, got " +
+             config::schema::type_name(value);
     }
     return std::nullopt;
   };
@@ -1120,7 +1100,8 @@ std::optional<std::string> AdminServer::validate(const Target& target, const std
       }
     }
     if (obj == nullptr) {
-      return "invalid configuration: wrong type: expected object, got " + type_word(value);
+      return "invalid configuration: wrong type: expected object, got " +
+             config::schema::type_name(value);
     }
     return std::nullopt;
   }
@@ -1214,7 +1195,8 @@ std::optional<std::string> AdminServer::validate(const Target& target, const std
   if (type == "ssls") {
     const json::value* cert = field("cert");
     const json::value* key = field("key");
-    if (cert != nullptr && !is_secret_ref(*cert) && !(key && is_secret_ref(*key))) {
+    if (cert != nullptr && !config::schema::is_secret_ref(*cert) &&
+        !(key && config::schema::is_secret_ref(*key))) {
       if (auto e = check_cert_key(*cert, key, options_.keyring)) return e;
     }
     const json::value* ssl_type = field("type");
@@ -1231,14 +1213,14 @@ std::optional<std::string> AdminServer::validate(const Target& target, const std
     for (size_t i = 0; i < cert_count; ++i) {
       const json::value& c = certs->get_array()[i];
       const json::value& k = keys->get_array()[i];
-      if (is_secret_ref(c) || is_secret_ref(k)) continue;
+      if (config::schema::is_secret_ref(c) || config::schema::is_secret_ref(k)) continue;
       if (auto e = check_cert_key(c, &k, options_.keyring)) {
         return "failed to handle cert-key pair[" + std::to_string(i + 1) + "]: " + *e;
       }
     }
     if (const json::value* client = field("client"); client && client->is_object()) {
       if (const json::value* ca = client->get_object().if_contains("ca");
-          ca && !is_secret_ref(*ca)) {
+          ca && !config::schema::is_secret_ref(*ca)) {
         if (auto e = check_cert_key(*ca, nullptr, options_.keyring)) {
           return "failed to validate client_cert: " + *e;
         }

@@ -527,7 +527,6 @@ void check_etcd(TreeReader& r) {
       return;
     }
   }
-  (void)r.string("deployment.etcd.prefix", "/apisix");
   (void)r.integer("deployment.etcd.timeout", 30, 1, std::numeric_limits<int32_t>::max());
   // TLS to https hosts (core.md §1.3): file paths for the client certificate, which come as a
   // pair, the server name to send and verify, and whether to verify at all.
@@ -621,6 +620,7 @@ Result<GatewayConfig> read_config(json::value merged, const EnvLookup& env) {
   if (!r.failed() && c.config_provider == "etcd") {
     check_etcd(r);
   }
+  c.etcd_prefix = r.string("deployment.etcd.prefix", "/apisix");
 
   c.keepalive_timeout = r.duration("nginx_config.http.keepalive_timeout", c.keepalive_timeout);
   c.client_header_timeout =

@@ -46,6 +46,8 @@ struct GatewayConfig {
   // deployment.role_<role>.config_provider: traditional -> embedded (our default) | etcd |
   // yaml; control_plane -> embedded | etcd; data_plane -> etcd | yaml | json.
   std::string config_provider;
+  // deployment.etcd.prefix: resource keys are <prefix>/<type>/<id> for every store provider.
+  std::string etcd_prefix = "/apisix";
 
   // nginx_config.*
   std::chrono::milliseconds keepalive_timeout{60000};

@@ -72,6 +72,22 @@ std::string type_name(const json::value& v) {
   return "null";
 }
 
+double number_value(const json::value& v) {
+  if (v.is_int64()) {
+    return static_cast<double>(v.get_int64());
+  }
+  if (v.is_uint64()) {
+    return static_cast<double>(v.get_uint64());
+  }
+  return v.get_double();
+}
+
+std::string lua_number_text(double d) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.14g", d);
+  return buf;
+}
+
 std::string number_text(const json::value& v) {
   if (v.is_int64()) {
     return std::to_string(v.get_int64());
@@ -80,9 +96,7 @@ std::string number_text(const json::value& v) {
     return std::to_string(v.get_uint64());
   }
   if (v.is_double()) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.14g", v.get_double());
-    return buf;
+    return lua_number_text(v.get_double());
   }
   return json::serialize(v);
 }

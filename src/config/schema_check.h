@@ -24,6 +24,11 @@ std::string type_name(const boost::json::value& v);
 // Numbers as Lua prints them: 70000, 1.5.
 std::string number_text(const boost::json::value& v);
 
+// A JSON number as the double Lua holds it.
+double number_value(const boost::json::value& v);
+// A double as LuaJIT's tostring() prints it ("%.14g").
+std::string lua_number_text(double d);
+
 // A JSON number without a fractional part (1.0 counts, as in APISIX).
 bool is_integer(const boost::json::value& v);
 // Only meaningful after is_integer(); saturates outside the int64 range.

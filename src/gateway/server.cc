@@ -303,7 +303,7 @@ Result<void> Server::start() {
   }
   if (provider == "etcd") {
     StoreFollower::Options follow;
-    follow.prefix = admin_options_prefix_ + "/";
+    follow.prefix = config_.etcd_prefix + "/";
     StoreFollower::Callbacks callbacks;
     callbacks.events = [this](const std::vector<store::Event>& events) {
       apply_store_events(events);
@@ -401,18 +401,7 @@ upstream::HealthReportItem Server::health_item(const SnapshotBuilder::HealthSour
 }
 
 Result<void> Server::start_control_api() {
-  resource_key_prefix_ = standalone_path_.empty() ? "/apisix" : "";
-  if (const auto* root = config_.raw.if_object(); root != nullptr && standalone_path_.empty()) {
-    const auto* deployment = root->if_contains("deployment");
-    const auto* etcd = deployment != nullptr && deployment->is_object()
-                           ? deployment->get_object().if_contains("etcd")
-                           : nullptr;
-    const auto* prefix =
-        etcd != nullptr && etcd->is_object() ? etcd->get_object().if_contains("prefix") : nullptr;
-    if (prefix != nullptr && prefix->is_string()) {
-      resource_key_prefix_ = std::string(prefix->get_string());
-    }
-  }
+  resource_key_prefix_ = standalone_path_.empty() ? config_.etcd_prefix : "";
   admin::HealthSources sources;
   sources.list = [this] {
     std::vector<upstream::HealthReportItem> items;
@@ -471,7 +460,7 @@ std::vector<admin::ResourceRecord> Server::control_records(std::string_view type
   if (admin_) {
     // Providers with a store: what the Admin API's mirror holds (credentials and other
     // nested keys are not records of their directory).
-    std::string prefix = admin_options_prefix_ + "/" + std::string(type) + "/";
+    std::string prefix = config_.etcd_prefix + "/" + std::string(type) + "/";
     std::string from = id ? prefix + std::string(*id) : prefix;
     const auto& items = admin_->resources().items();
     for (auto it = items.lower_bound(from); it != items.end() && it->first.starts_with(prefix);
@@ -584,18 +573,12 @@ Result<admin::AdminOptions> Server::admin_options() {
   o.ip = config_.admin_listen.ip;
   o.port = config_.admin_listen.port;
   o.server_header = settings_->server_header;
+  o.prefix = config_.etcd_prefix;
   const boost::json::value* admin = nullptr;
   if (const auto* root = config_.raw.if_object()) {
     if (const auto* deployment = root->if_contains("deployment");
         deployment && deployment->is_object()) {
       admin = deployment->get_object().if_contains("admin");
-      if (const auto* etcd = deployment->get_object().if_contains("etcd");
-          etcd && etcd->is_object()) {
-        if (const auto* prefix = etcd->get_object().if_contains("prefix");
-            prefix && prefix->is_string()) {
-          o.prefix = std::string(prefix->get_string());
-        }
-      }
     }
   }
   if (const auto* root = config_.raw.if_object()) {
@@ -779,17 +762,8 @@ Result<void> Server::open_etcd_store() {
     admin_opts = std::move(parsed.value());
   } else {
     // A data plane runs no Admin API; the admin server only mirrors what etcd holds.
-    if (const auto* root = config_.raw.if_object()) {
-      if (const auto* d = root->if_contains("deployment"); d && d->is_object()) {
-        if (const auto* e = d->get_object().if_contains("etcd"); e && e->is_object()) {
-          if (const auto* p = e->get_object().if_contains("prefix"); p && p->is_string()) {
-            admin_opts.prefix = std::string(p->get_string());
-          }
-        }
-      }
-    }
+    admin_opts.prefix = config_.etcd_prefix;
   }
-  admin_options_prefix_ = admin_opts.prefix;
   const std::string watch_prefix = admin_opts.prefix + "/";
 
   // The first full load runs before the control loop does, on a loop of its own, so the

@@ -88,10 +88,9 @@ class Server {
   std::unique_ptr<SnapshotBuilder> builder_;
   std::unique_ptr<store::ConfigStore> store_;
   std::unique_ptr<admin::AdminServer> admin_;
-  std::vector<admin::Change> loaded_changes_;     // from the store at start, for the first snapshot
-  int64_t loaded_revision_ = 0;                   // the store revision of that first load
-  std::string admin_options_prefix_ = "/apisix";  // deployment.etcd.prefix
-  std::unique_ptr<StoreFollower> follower_;       // etcd: the watch after the first load
+  std::vector<admin::Change> loaded_changes_;  // from the store at start, for the first snapshot
+  int64_t loaded_revision_ = 0;                // the store revision of that first load
+  std::unique_ptr<StoreFollower> follower_;    // etcd: the watch after the first load
   std::vector<std::unique_ptr<Worker>> workers_;
   core::Loop control_;
   // After control_: they run on it and must go first.

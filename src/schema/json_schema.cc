@@ -57,23 +57,6 @@ std::string_view lua_type_name(const json::value& v) {
   return "userdata";
 }
 
-double as_double(const json::value& v) {
-  if (v.is_int64()) {
-    return static_cast<double>(v.get_int64());
-  }
-  if (v.is_uint64()) {
-    return static_cast<double>(v.get_uint64());
-  }
-  return v.get_double();
-}
-
-// LuaJIT's tostring() of a number ("%.14g"); Lua holds every JSON number as a double.
-std::string lua_number(double d) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.14g", d);
-  return buf;
-}
-
 // string.format("%q", s) as LuaJIT writes it: quotes, backslash-escaped quote, backslash
 // and newline, other control bytes as decimal escapes (three digits when a digit follows).
 std::string lua_quote(std::string_view s) {
@@ -152,7 +135,7 @@ bool is_empty_container(const json::value& v) {
 // the same empty table as an empty array.
 bool same_value(const json::value& a, const json::value& b) {
   if (a.is_number() && b.is_number()) {
-    return as_double(a) == as_double(b);
+    return config::schema::number_value(a) == config::schema::number_value(b);
   }
   if (is_empty_container(a) && is_empty_container(b)) {
     return true;
@@ -553,11 +536,11 @@ std::optional<size_t> Compiler::count(const json::object& o, std::string_view ke
   if (v == nullptr) {
     return std::nullopt;
   }
-  if (!config::schema::is_integer(*v) || as_double(*v) < 0) {
+  if (!config::schema::is_integer(*v) || config::schema::number_value(*v) < 0) {
     fail(path, "\"" + std::string(key) + "\" must be a non-negative integer");
     return std::nullopt;
   }
-  double d = as_double(*v);
+  double d = config::schema::number_value(*v);
   if (d >= 1.8e19) {
     return std::numeric_limits<size_t>::max();
   }
@@ -574,7 +557,7 @@ std::optional<double> Compiler::number(const json::object& o, std::string_view k
     fail(path, "\"" + std::string(key) + "\" must be a number");
     return std::nullopt;
   }
-  return as_double(*v);
+  return config::schema::number_value(*v);
 }
 
 bool Compiler::flag(const json::object& o, std::string_view key, const std::string& path) {
@@ -1302,11 +1285,11 @@ Msg Walker::run_string(const Node& n, std::string_view s) {
 }
 
 Msg Walker::run_number(const Node& n, const json::value& v) {
-  double d = as_double(v);
+  double d = config::schema::number_value(v);
   auto bound = [&](std::string_view relation, double limit) {
     return fail([&] {
-      return "expected " + lua_number(d) + " to be " + std::string(relation) + " " +
-             lua_number(limit);
+      return "expected " + config::schema::lua_number_text(d) + " to be " + std::string(relation) +
+             " " + config::schema::lua_number_text(limit);
     });
   };
   if (n.minimum && d < *n.minimum) {
@@ -1331,7 +1314,8 @@ Msg Walker::run_number(const Node& n, const json::value& v) {
     }
     if (!ok) {
       return fail([&] {
-        return "expected " + lua_number(d) + " to be a multiple of " + lua_number(*n.multiple_of);
+        return "expected " + config::schema::lua_number_text(d) + " to be a multiple of " +
+               config::schema::lua_number_text(*n.multiple_of);
       });
     }
   }

@@ -13,6 +13,7 @@
 #include "core/task.h"
 #include "tests/harness/body.h"
 #include "tests/harness/http_codec.h"
+#include "tests/harness/loop_runner.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_certs.h"
 #include "tests/harness/tls_upstream_server.h"
@@ -27,30 +28,8 @@ using core::IoResult;
 using core::Loop;
 using core::Task;
 
-// ASSERT_* returns, which a coroutine cannot: fail the test and leave the coroutine.
-#define APISIX_CO_ASSERT(cond)                   \
-  if (!(cond)) {                                 \
-    ADD_FAILURE() << "assertion failed: " #cond; \
-    co_return;                                   \
-  }
-
 core::TimePoint deadline_in(std::chrono::milliseconds timeout) {
   return core::Clock::now() + test::scaled(timeout);
-}
-
-// Runs `fn(loop)` on a fresh loop until it finishes.
-template <typename Fn>
-void run_on_loop(Fn&& fn) {
-  Loop loop;
-  bool finished = false;
-  auto body = [&]() -> Task<void> {
-    co_await fn(loop);
-    finished = true;
-    loop.stop();
-  };
-  core::spawn(body());
-  loop.run();
-  EXPECT_TRUE(finished);
 }
 
 class TlsStreamTest : public ::testing::Test {
@@ -162,7 +141,7 @@ Task<Response> read_response(TlsStream& stream, core::TimePoint deadline) {
 TEST_F(TlsStreamTest, HandshakeThenKeepAliveRequests) {
   test::TlsUpstreamServer server(server_options());
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     IoResult hs = co_await stream->handshake("localhost", deadline_in(5s));
@@ -200,7 +179,7 @@ TEST_F(TlsStreamTest, HandshakeThenKeepAliveRequests) {
 TEST_F(TlsStreamTest, NoSniForIpLiteral) {
   test::TlsUpstreamServer server(server_options());
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     IoResult hs = co_await stream->handshake("127.0.0.1", deadline_in(5s));
@@ -224,7 +203,7 @@ struct HandshakeOutcome {
 HandshakeOutcome handshake_with(uint16_t port, std::shared_ptr<const TlsContext> ctx,
                                 std::string name) {
   HandshakeOutcome out;
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, port, ctx);
     APISIX_CO_ASSERT(stream.has_value());
     out.result = co_await stream->handshake(name, deadline_in(5s));
@@ -295,7 +274,7 @@ TEST_F(TlsStreamTest, ClientCertificateIsPresentedAndSeen) {
   client.client_key_pem = certs_->client.key_pem;
   auto ctx = context(client);
   ASSERT_TRUE(ctx->has_client_cert());
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     APISIX_CO_ASSERT((co_await stream->handshake("localhost", deadline_in(5s))).ok());
@@ -318,7 +297,7 @@ TEST_F(TlsStreamTest, MissingClientCertificateIsRefused) {
   options.require_client_cert = true;
   test::TlsUpstreamServer server(options);
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     // With TLS 1.3 the client finishes its handshake before the server checks the client
@@ -383,7 +362,7 @@ TEST_F(TlsStreamTest, LargeBodiesBothWays) {
     writer.generated_body(kDownload);
   });
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     APISIX_CO_ASSERT((co_await stream->handshake("localhost", deadline_in(5s))).ok());
@@ -428,7 +407,7 @@ TEST_F(TlsStreamTest, PeerResettingMidBodyIsAnError) {
     writer.abort();
   });
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     APISIX_CO_ASSERT((co_await stream->handshake("localhost", deadline_in(5s))).ok());
@@ -448,7 +427,7 @@ TEST_F(TlsStreamTest, PeerClosingCleanlyIsEof) {
     writer.respond(200, {{"Connection", "close"}}, "bye");
   });
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     APISIX_CO_ASSERT((co_await stream->handshake("localhost", deadline_in(5s))).ok());
@@ -471,7 +450,7 @@ TEST_F(TlsStreamTest, SilentServerTimesOutTheHandshake) {
   ASSERT_TRUE(fd.ok());
   uint16_t port = core::bound_port(*fd);
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, port, ctx);
     APISIX_CO_ASSERT(stream.has_value());
     auto started = core::Clock::now();
@@ -490,7 +469,7 @@ TEST_F(TlsStreamTest, SessionsAreResumed) {
     test::TlsUpstreamServer server(options);
     auto ctx = context();
     for (int i = 0; i < 2; ++i) {
-      run_on_loop([&](Loop& loop) -> Task<void> {
+      test::run_on_loop([&](Loop& loop) -> Task<void> {
         auto stream = co_await connect(loop, server.port(), ctx);
         APISIX_CO_ASSERT(stream.has_value());
         APISIX_CO_ASSERT((co_await stream->handshake("localhost", deadline_in(5s))).ok());
@@ -512,7 +491,7 @@ TEST_F(TlsStreamTest, SessionsAreResumed) {
 TEST_F(TlsStreamTest, CloseSendsCloseNotify) {
   test::TlsUpstreamServer server(server_options());
   auto ctx = context();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto stream = co_await connect(loop, server.port(), ctx);
     APISIX_CO_ASSERT(stream.has_value());
     APISIX_CO_ASSERT((co_await stream->handshake("localhost", deadline_in(5s))).ok());

@@ -13,6 +13,7 @@
 #include "core/task.h"
 #include "plugins/limit_count/redis_counter.h"
 #include "redis/client.h"
+#include "tests/harness/loop_runner.h"
 #include "tests/harness/redis_server.h"
 #include "tests/harness/wait.h"
 
@@ -22,35 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using core::Loop;
 using core::Task;
-
-// ASSERT_* returns, which a coroutine cannot: fail the test and leave the coroutine.
-#define LCR_CO_ASSERT(cond)                      \
-  if (!(cond)) {                                 \
-    ADD_FAILURE() << "assertion failed: " #cond; \
-    co_return;                                   \
-  }
-
-// Runs `fn(loop)` on a fresh loop on this thread until it finishes (or a minute passes).
-template <typename Fn>
-void run_on_loop(Fn&& fn) {
-  Loop loop;
-  bool finished = false;
-  auto body = [&]() -> Task<void> {
-    co_await fn(loop);
-    finished = true;
-  };
-  auto watchdog = [&]() -> Task<void> {
-    auto limit = core::Clock::now() + test::scaled(60s);
-    while (!finished && core::Clock::now() < limit) {
-      co_await loop.sleep_for(2ms);
-    }
-    loop.stop();
-  };
-  core::spawn(body());
-  core::spawn(watchdog());
-  loop.run();
-  EXPECT_TRUE(finished) << "the test coroutine did not finish";
-}
 
 std::unique_ptr<redis::RedisClient> make_client(Loop& loop, uint16_t port) {
   redis::RedisOptions options;
@@ -85,15 +57,15 @@ class LimitCountRedisTest : public ::testing::Test {
 };
 
 TEST_F(LimitCountRedisTest, TwoClientsShareOneCounter) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client_a = make_client(loop, server_.port());
     auto client_b = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client_a && client_b);
+    APISIX_CO_ASSERT(client_a && client_b);
     RedisCounter gateway_a(*client_a);
     RedisCounter gateway_b(*client_b);
 
     auto first = co_await gateway_a.incoming("route:1:10.0.0.1", 3, 60s);
-    LCR_CO_ASSERT(first);
+    APISIX_CO_ASSERT(first);
     EXPECT_FALSE(first->rejected);
     EXPECT_EQ(first->remaining, 2);
     // A fresh window reports exactly time_window, as APISIX's script does.
@@ -101,19 +73,19 @@ TEST_F(LimitCountRedisTest, TwoClientsShareOneCounter) {
     EXPECT_EQ(first->reset_seconds(), 60.0);
 
     auto second = co_await gateway_b.incoming("route:1:10.0.0.1", 3, 60s);
-    LCR_CO_ASSERT(second);
+    APISIX_CO_ASSERT(second);
     EXPECT_FALSE(second->rejected) << describe(second);
     EXPECT_EQ(second->remaining, 1);
     EXPECT_LE(second->reset, 60000ms);
     EXPECT_GT(second->reset, 55000ms);
 
     auto third = co_await gateway_a.incoming("route:1:10.0.0.1", 3, 60s);
-    LCR_CO_ASSERT(third);
+    APISIX_CO_ASSERT(third);
     EXPECT_FALSE(third->rejected) << describe(third);
     EXPECT_EQ(third->remaining, 0);
 
     auto fourth = co_await gateway_b.incoming("route:1:10.0.0.1", 3, 60s);
-    LCR_CO_ASSERT(fourth);
+    APISIX_CO_ASSERT(fourth);
     EXPECT_TRUE(fourth->rejected) << describe(fourth);
     EXPECT_EQ(fourth->remaining, 0);
     EXPECT_LE(fourth->reset, 60000ms);
@@ -131,10 +103,10 @@ TEST_F(LimitCountRedisTest, TwoClientsShareOneCounter) {
 }
 
 TEST_F(LimitCountRedisTest, ConcurrentRequestsFromBothClientsAdmitExactlyCount) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client_a = make_client(loop, server_.port());
     auto client_b = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client_a && client_b);
+    APISIX_CO_ASSERT(client_a && client_b);
     RedisCounter gateway_a(*client_a);
     RedisCounter gateway_b(*client_b);
     int finished = 0;
@@ -160,7 +132,7 @@ TEST_F(LimitCountRedisTest, ConcurrentRequestsFromBothClientsAdmitExactlyCount) 
     while (finished < 40 && core::Clock::now() < limit) {
       co_await loop.sleep_for(1ms);
     }
-    LCR_CO_ASSERT(finished == 40);
+    APISIX_CO_ASSERT(finished == 40);
     EXPECT_EQ(failed, 0);
     EXPECT_EQ(admitted, 10);
     EXPECT_EQ(rejected, 30);
@@ -168,12 +140,12 @@ TEST_F(LimitCountRedisTest, ConcurrentRequestsFromBothClientsAdmitExactlyCount) 
 }
 
 TEST_F(LimitCountRedisTest, ResetDecreasesWithinTheWindow) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client);
+    APISIX_CO_ASSERT(client);
     RedisCounter counter(*client);
     auto first = co_await counter.incoming("clock", 5, 60s);
-    LCR_CO_ASSERT(first);
+    APISIX_CO_ASSERT(first);
     EXPECT_EQ(first->reset, 60000ms);
     // Polls with cost 0 (consumes nothing) until Redis reports less time left.
     Result<CountResult> later = first;
@@ -182,7 +154,7 @@ TEST_F(LimitCountRedisTest, ResetDecreasesWithinTheWindow) {
       co_await loop.sleep_for(5ms);
       later = co_await counter.incoming("clock", 5, 60s, 0);
     }
-    LCR_CO_ASSERT(later);
+    APISIX_CO_ASSERT(later);
     EXPECT_LT(later->reset, first->reset) << describe(later);
     EXPECT_GT(later->reset, 50000ms) << describe(later);
     EXPECT_FALSE(later->rejected);
@@ -191,17 +163,17 @@ TEST_F(LimitCountRedisTest, ResetDecreasesWithinTheWindow) {
 }
 
 TEST_F(LimitCountRedisTest, AWindowEndsAndANewOneStarts) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client);
+    APISIX_CO_ASSERT(client);
     RedisCounter counter(*client);
     auto started = core::Clock::now();
     auto first = co_await counter.incoming("short", 1, 1s);
-    LCR_CO_ASSERT(first);
+    APISIX_CO_ASSERT(first);
     EXPECT_FALSE(first->rejected);
     EXPECT_EQ(first->reset, 1000ms);
     auto second = co_await counter.incoming("short", 1, 1s);
-    LCR_CO_ASSERT(second);
+    APISIX_CO_ASSERT(second);
     EXPECT_TRUE(second->rejected) << describe(second);
     EXPECT_LE(second->reset, 1000ms);
 
@@ -212,7 +184,7 @@ TEST_F(LimitCountRedisTest, AWindowEndsAndANewOneStarts) {
       co_await loop.sleep_for(20ms);
       again = co_await counter.incoming("short", 1, 1s);
     }
-    LCR_CO_ASSERT(again);
+    APISIX_CO_ASSERT(again);
     EXPECT_FALSE(again->rejected) << describe(again);
     EXPECT_EQ(again->remaining, 0);
     EXPECT_EQ(again->reset, 1000ms);
@@ -221,29 +193,29 @@ TEST_F(LimitCountRedisTest, AWindowEndsAndANewOneStarts) {
 }
 
 TEST_F(LimitCountRedisTest, CostIsCountedAndRejectedRequestsStillConsume) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client);
+    APISIX_CO_ASSERT(client);
     RedisCounter counter(*client);
     auto a = co_await counter.incoming("tokens", 10, 60s, 4);
-    LCR_CO_ASSERT(a);
+    APISIX_CO_ASSERT(a);
     EXPECT_FALSE(a->rejected);
     EXPECT_EQ(a->remaining, 6);
     auto b = co_await counter.incoming("tokens", 10, 60s, 4);
-    LCR_CO_ASSERT(b);
+    APISIX_CO_ASSERT(b);
     EXPECT_FALSE(b->rejected);
     EXPECT_EQ(b->remaining, 2);
     auto c = co_await counter.incoming("tokens", 10, 60s, 4);
-    LCR_CO_ASSERT(c);
+    APISIX_CO_ASSERT(c);
     EXPECT_TRUE(c->rejected) << describe(c);
     EXPECT_EQ(c->remaining, 0);
     // 12 consumed: even a cost that would have fitted before is rejected now.
     auto d = co_await counter.incoming("tokens", 10, 60s, 2);
-    LCR_CO_ASSERT(d);
+    APISIX_CO_ASSERT(d);
     EXPECT_TRUE(d->rejected) << describe(d);
     // Cost 0 consumes nothing; remaining would be -4, so it is reported rejected.
     auto e = co_await counter.incoming("tokens", 10, 60s, 0);
-    LCR_CO_ASSERT(e);
+    APISIX_CO_ASSERT(e);
     EXPECT_TRUE(e->rejected);
     auto stored = co_await client->command(cmd("GET", RedisCounter::redis_key("tokens")));
     EXPECT_TRUE(stored && *stored == redis::Reply::bulk("14"));
@@ -252,16 +224,16 @@ TEST_F(LimitCountRedisTest, CostIsCountedAndRejectedRequestsStillConsume) {
     EXPECT_FALSE(negative) << describe(negative);
     // A cost larger than count on a fresh key: rejected at once.
     auto big = co_await counter.incoming("big", 3, 60s, 5);
-    LCR_CO_ASSERT(big);
+    APISIX_CO_ASSERT(big);
     EXPECT_TRUE(big->rejected);
     EXPECT_EQ(big->reset, 60000ms);
   });
 }
 
 TEST_F(LimitCountRedisTest, KeysAreIsolated) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client);
+    APISIX_CO_ASSERT(client);
     RedisCounter counter(*client);
     for (int i = 0; i < 2; ++i) {
       auto r = co_await counter.incoming("client-a", 2, 60s);
@@ -270,7 +242,7 @@ TEST_F(LimitCountRedisTest, KeysAreIsolated) {
     auto a = co_await counter.incoming("client-a", 2, 60s);
     EXPECT_TRUE(a && a->rejected) << describe(a);
     auto b = co_await counter.incoming("client-b", 2, 60s);
-    LCR_CO_ASSERT(b);
+    APISIX_CO_ASSERT(b);
     EXPECT_FALSE(b->rejected);
     EXPECT_EQ(b->remaining, 1);
     EXPECT_EQ(b->reset, 60000ms);
@@ -281,19 +253,19 @@ TEST_F(LimitCountRedisTest, KeysAreIsolated) {
 }
 
 TEST_F(LimitCountRedisTest, RedisDownIsAnError) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, server_.port());
-    LCR_CO_ASSERT(client);
+    APISIX_CO_ASSERT(client);
     RedisCounter counter(*client);
     auto before = co_await counter.incoming("k", 3, 60s);
     EXPECT_TRUE(before && !before->rejected) << describe(before);
     server_.stop();
     auto down = co_await counter.incoming("k", 3, 60s);
-    LCR_CO_ASSERT(!down);
+    APISIX_CO_ASSERT(!down);
     EXPECT_TRUE(down.error().kind == ErrorKind::Refused || down.error().kind == ErrorKind::Io)
         << down.error().context;
     // Back up (empty: nothing persisted): counting resumes from a fresh window.
-    LCR_CO_ASSERT(server_.restart());
+    APISIX_CO_ASSERT(server_.restart());
     Result<CountResult> after = down;
     auto limit = core::Clock::now() + test::scaled(10s);
     while (!after && core::Clock::now() < limit) {
@@ -302,21 +274,21 @@ TEST_F(LimitCountRedisTest, RedisDownIsAnError) {
         co_await loop.sleep_for(20ms);
       }
     }
-    LCR_CO_ASSERT(after);
+    APISIX_CO_ASSERT(after);
     EXPECT_FALSE(after->rejected);
     EXPECT_EQ(after->remaining, 2);
   });
 }
 
 TEST(LimitCountRedisRefused, NoServerIsAnError) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     uint16_t port = 0;
     {
       test::RedisServer server;
       port = server.port();
     }
     auto client = make_client(loop, port);
-    LCR_CO_ASSERT(client);
+    APISIX_CO_ASSERT(client);
     RedisCounter counter(*client);
     auto r = co_await counter.incoming("k", 3, 60s);
     EXPECT_FALSE(r) << describe(r);

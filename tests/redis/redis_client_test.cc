@@ -15,6 +15,7 @@
 #include "core/socket.h"
 #include "core/task.h"
 #include "redis/client.h"
+#include "tests/harness/loop_runner.h"
 #include "tests/harness/redis_server.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_certs.h"
@@ -26,36 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 using core::Loop;
 using core::Task;
-
-// ASSERT_* returns, which a coroutine cannot: fail the test and leave the coroutine.
-#define APISIX_CO_ASSERT(cond)                   \
-  if (!(cond)) {                                 \
-    ADD_FAILURE() << "assertion failed: " #cond; \
-    co_return;                                   \
-  }
-
-// Runs `fn(loop)` on a fresh loop on this thread until it finishes (or a minute passes).
-template <typename Fn>
-void run_on_loop(Fn&& fn) {
-  Loop loop;
-  bool finished = false;
-  auto body = [&]() -> Task<void> {
-    co_await fn(loop);
-    finished = true;
-  };
-  // Stops the loop once the body finished, so no coroutine is left suspended.
-  auto watchdog = [&]() -> Task<void> {
-    auto limit = core::Clock::now() + test::scaled(60s);
-    while (!finished && core::Clock::now() < limit) {
-      co_await loop.sleep_for(2ms);
-    }
-    loop.stop();
-  };
-  core::spawn(body());
-  core::spawn(watchdog());
-  loop.run();
-  EXPECT_TRUE(finished) << "the test coroutine did not finish";
-}
 
 // Waits (on the loop, polling) until `done()` or `timeout` passes.
 template <typename Pred>
@@ -101,7 +72,7 @@ class RedisClientTest : public ::testing::Test {
 };
 
 TEST_F(RedisClientTest, CommandsReturnTheServersReplies) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, options_for(server_));
     APISIX_CO_ASSERT(client);
     auto set = co_await client->command(cmd("SET", "greeting", "hello"));
@@ -131,7 +102,7 @@ TEST_F(RedisClientTest, CommandsReturnTheServersReplies) {
 }
 
 TEST_F(RedisClientTest, ConcurrentCommandsArePipelinedOnOneConnection) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions options = options_for(server_);
     options.keepalive_pool = 1;
     auto client = make_client(loop, options);
@@ -163,7 +134,7 @@ TEST_F(RedisClientTest, ConcurrentCommandsArePipelinedOnOneConnection) {
 }
 
 TEST_F(RedisClientTest, ABusyConnectionSpillsIntoThePool) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions options = options_for(server_);
     options.keepalive_pool = 4;
     options.max_pipeline = 8;
@@ -189,7 +160,7 @@ TEST_F(RedisClientTest, ABusyConnectionSpillsIntoThePool) {
 }
 
 TEST_F(RedisClientTest, EvalshaFallsBackToEvalOnNoscriptThenHits) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, options_for(server_));
     APISIX_CO_ASSERT(client);
     Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
@@ -215,7 +186,7 @@ TEST_F(RedisClientTest, EvalshaFallsBackToEvalOnNoscriptThenHits) {
 }
 
 TEST_F(RedisClientTest, SelectPicksTheDatabase) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions in_three = options_for(server_);
     in_three.database = 3;
     auto three = make_client(loop, in_three);
@@ -247,7 +218,7 @@ TEST(RedisClientAuth, PasswordIsSentOnNewConnections) {
   server_options.password = "s3cret";
   test::RedisServer server(server_options);
   ASSERT_TRUE(server.ok()) << server.error();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions good = options_for(server);
     good.password = "s3cret";
     auto client = make_client(loop, good);
@@ -278,7 +249,7 @@ TEST(RedisClientAuth, PasswordIsSentOnNewConnections) {
 }
 
 TEST_F(RedisClientTest, ServerKilledMidCommandFailsThenReconnectsAfterRestart) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, options_for(server_));
     APISIX_CO_ASSERT(client);
     auto pong = co_await client->command(cmd("PING"));
@@ -315,7 +286,7 @@ TEST_F(RedisClientTest, ServerKilledMidCommandFailsThenReconnectsAfterRestart) {
 }
 
 TEST_F(RedisClientTest, AConnectionTheServerDroppedIsReplaced) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, options_for(server_));
     auto first = co_await client->command(cmd("PING"));
     APISIX_CO_ASSERT(first);
@@ -333,7 +304,7 @@ TEST_F(RedisClientTest, AConnectionTheServerDroppedIsReplaced) {
 }
 
 TEST_F(RedisClientTest, IdleConnectionsCloseAfterKeepaliveTimeout) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions options = options_for(server_);
     options.keepalive_timeout = 50ms;
     auto client = make_client(loop, options);
@@ -374,7 +345,7 @@ class SilentListener {
 TEST(RedisClientTimeout, ASilentServerTimesOutCommandsAndHandshakes) {
   SilentListener silent;
   ASSERT_NE(silent.port(), 0);
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions options;
     options.port = silent.port();
     options.timeout = 200ms;
@@ -427,7 +398,7 @@ TEST(RedisClientRefused, NothingListeningIsARetryableRefusal) {
     SilentListener closed_soon;
     port = closed_soon.port();
   }
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions options;
     options.port = port;
     auto client = make_client(loop, options);
@@ -450,7 +421,7 @@ TEST(RedisClientRefused, NothingListeningIsARetryableRefusal) {
 }
 
 TEST_F(RedisClientTest, LargeBulkRepliesArriveWhole) {
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     auto client = make_client(loop, options_for(server_));
     std::string big(8 << 20, '\0');
     for (size_t i = 0; i < big.size(); ++i) {
@@ -491,7 +462,7 @@ TEST(RedisClientTls, SpeaksTlsAndVerifiesTheServer) {
   server_options.tls_ca_file = certs.ca.cert_file;
   test::RedisServer server(server_options);
   ASSERT_TRUE(server.ok()) << server.error();
-  run_on_loop([&](Loop& loop) -> Task<void> {
+  test::run_on_loop([&](Loop& loop) -> Task<void> {
     RedisOptions options = options_for(server);
     options.port = server.tls_port();
     options.ssl = true;
