@@ -12,12 +12,12 @@
 #include "core/buffer.h"
 #include "core/log.h"
 #include "gateway/access_log.h"
-#include "gateway/request_vars.h"
 #include "gateway/worker.h"
 #include "http/chunked.h"
 #include "http/error_page.h"
 #include "http/parser.h"
 #include "http/uri.h"
+#include "plugins/request_vars.h"
 
 namespace apisix::gateway {
 namespace {
@@ -443,8 +443,8 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
     path = scratch_path_;
   }
   std::string_view host = host_for_matching(head.host, scratch_host_);
-  RequestFacts facts{path, host, remote_ip_, remote_port_, local_port_};
-  RequestVars vars(head, facts);
+  plugins::RequestFacts facts{path, host, remote_ip_, remote_port_, local_port_};
+  plugins::RequestVars vars(head, facts);
   vars.set_body(form_body);
   router::MatchRequest match{path, host, head.method_text, &vars, remote_ip_, head.host, &params_};
   int64_t payload = snap.router->match(match);

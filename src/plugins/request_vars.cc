@@ -1,6 +1,6 @@
-#include "gateway/request_vars.h"
+#include "plugins/request_vars.h"
 
-namespace apisix::gateway {
+namespace apisix::plugins {
 
 using router::VarKind;
 using router::VarValue;
@@ -114,4 +114,4 @@ VarValue RequestVars::builtin(std::string_view name) const {
   return VarValue::nil();
 }
 
-}  // namespace apisix::gateway
+}  // namespace apisix::plugins

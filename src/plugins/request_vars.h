@@ -1,7 +1,8 @@
 #pragma once
 // RequestVars: the request variables of core.md §6.9 (`arg_*`, `http_*`, `cookie_*`, `uri`,
 // `host`, `remote_addr`, ...) for one request, read lazily from its parsed head. Used by route
-// `vars` conditions while the route is matched, on the worker thread serving the request.
+// `vars` conditions while the route is matched, and by plugins through plugins::Request, on
+// the worker thread serving the request.
 // It holds views into the connection buffer: valid only while the request head is.
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include "router/route_table.h"
 #include "router/vars.h"
 
-namespace apisix::gateway {
+namespace apisix::plugins {
 
 struct RequestFacts {
   std::string_view uri;          // normalised path ($uri)
@@ -46,4 +47,4 @@ class RequestVars final : public router::VarSource {
   mutable char digits_[8] = {};
 };
 
-}  // namespace apisix::gateway
+}  // namespace apisix::plugins

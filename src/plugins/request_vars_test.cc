@@ -1,4 +1,4 @@
-#include "gateway/request_vars.h"
+#include "plugins/request_vars.h"
 
 #include <string>
 
@@ -7,7 +7,7 @@
 
 #include "router/expr.h"
 
-namespace apisix::gateway {
+namespace apisix::plugins {
 namespace {
 
 // Parses `raw` and evaluates route `vars` expressions (core.md §5.7) against it.
@@ -91,4 +91,4 @@ TEST_F(RequestVarsTest, PostArgsComeFromAFormBody) {
 }
 
 }  // namespace
-}  // namespace apisix::gateway
+}  // namespace apisix::plugins
