@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/json/parse.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -134,9 +135,31 @@ ResourceChanges to_resource_changes(const std::vector<admin::Change>& changes) {
       } else if (auto r = config::parse_upstream(*c.value)) {
         rc.upstreams.push_back(std::move(r.value()));
       }
+    } else if (c.type == "plugin_configs" || c.type == "global_rules" || c.type == "consumers" ||
+               c.type == "consumer_groups" || c.type == "plugin_metadata") {
+      rc.plugin_resources.push_back(PluginResourceChange{c.type, c.id, c.value});
     }
   }
   return rc;
+}
+
+// config.yaml's plugin_attr object (empty when absent).
+boost::json::object plugin_attr_of(const boost::json::value& raw) {
+  if (const auto* root = raw.if_object()) {
+    if (const auto* attr = root->if_contains("plugin_attr"); attr && attr->is_object()) {
+      return attr->get_object();
+    }
+  }
+  return {};
+}
+
+boost::json::value parse_schema_text(std::string_view text) {
+  if (text.empty()) {
+    return nullptr;
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  return ec ? boost::json::value(nullptr) : v;
 }
 
 }  // namespace
@@ -283,6 +306,8 @@ Result<void> Server::start() {
   node_source_ = std::move(node_source.value());
   builder_ = std::make_unique<SnapshotBuilder>(settings_, worker_count);
   builder_->set_node_source(node_source_.get());
+  builder_->set_plugins(SnapshotBuilder::PluginSetup{
+      plugin_registry(), plugin_runtime_, plugin_attr_of(config_.raw), config_.etcd_prefix});
   auto snapshot = builder_->build(resources_, ++version_);
   if (!loaded_changes_.empty()) {
     snapshot = builder_->apply(to_resource_changes(loaded_changes_), ++version_);
@@ -568,8 +593,33 @@ std::string random_letters(size_t n) {
 
 }  // namespace
 
+std::shared_ptr<const plugins::Registry> Server::plugin_registry() {
+  if (!plugin_registry_) {
+    plugin_registry_ = std::make_shared<const plugins::Registry>(&config_.plugins);
+  }
+  return plugin_registry_;
+}
+
+std::vector<admin::PluginInfo> Server::admin_plugin_infos() {
+  std::vector<admin::PluginInfo> out;
+  for (const auto& [name, kind] : plugin_registry()->kinds()) {
+    admin::PluginInfo info;
+    info.name = std::string(name);
+    info.priority = kind->facts->priority;
+    info.type = std::string(kind->facts->type);
+    info.version = std::string(kind->facts->version);
+    info.scope = std::string(kind->facts->scope);
+    info.schema = parse_schema_text(kind->facts->schema);
+    info.consumer_schema = parse_schema_text(kind->facts->consumer_schema);
+    info.metadata_schema = parse_schema_text(kind->facts->metadata_schema);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 Result<admin::AdminOptions> Server::admin_options() {
   admin::AdminOptions o;
+  o.plugins = admin_plugin_infos();
   o.ip = config_.admin_listen.ip;
   o.port = config_.admin_listen.port;
   o.server_header = settings_->server_header;
@@ -763,6 +813,7 @@ Result<void> Server::open_etcd_store() {
   } else {
     // A data plane runs no Admin API; the admin server only mirrors what etcd holds.
     admin_opts.prefix = config_.etcd_prefix;
+    admin_opts.plugins = admin_plugin_infos();
   }
   const std::string watch_prefix = admin_opts.prefix + "/";
 

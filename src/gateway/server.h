@@ -61,6 +61,9 @@ class Server {
   // The Admin API (embedded provider): options from deployment.admin, and the changes it
   // accepts turned into snapshots.
   Result<admin::AdminOptions> admin_options();
+  // The enabled built-in plugins (config.yaml `plugins:`), made on first use.
+  std::shared_ptr<const plugins::Registry> plugin_registry();
+  std::vector<admin::PluginInfo> admin_plugin_infos();
   void apply_admin_changes(const std::vector<admin::Change>& changes);
   // Opens the embedded store in PREFIX/data/store and loads what it holds into the Admin API.
   Result<void> open_embedded_store();
@@ -86,6 +89,10 @@ class Server {
   FileStamp standalone_stamp_;
   uint64_t version_ = 0;
   std::unique_ptr<SnapshotBuilder> builder_;
+  std::shared_ptr<const plugins::Registry> plugin_registry_;
+  // Plugin state that outlives snapshots (counters), shared by every snapshot.
+  std::shared_ptr<plugins::RuntimeState> plugin_runtime_ =
+      std::make_shared<plugins::RuntimeState>();
   std::unique_ptr<store::ConfigStore> store_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<admin::Change> loaded_changes_;  // from the store at start, for the first snapshot

@@ -17,7 +17,9 @@
 #include "http/error_page.h"
 #include "http/parser.h"
 #include "http/uri.h"
+#include "plugins/request.h"
 #include "plugins/request_vars.h"
+#include "plugins/runner.h"
 
 namespace apisix::gateway {
 namespace {
@@ -183,6 +185,26 @@ std::string_view port_of_host(std::string_view host) {
   return colon == std::string_view::npos ? std::string_view{} : host.substr(colon + 1);
 }
 
+// chash: the key hash of a request, from its variables (read while the head is valid).
+uint32_t chash_of(const CompiledRoute& route, const router::VarSource& vars) {
+  if (route.upstream == nullptr ||
+      route.upstream->balancer.type() != upstream::BalancerType::Chash) {
+    return 0;
+  }
+  return route.upstream->balancer.chash_key().hash(
+      [&vars](std::string_view name) -> std::optional<std::string_view> {
+        router::VarValue value = vars.get(router::parse_var_ref(name));
+        switch (value.kind) {
+          case router::VarValue::Kind::String:
+            return value.str;
+          case router::VarValue::Kind::Bool:  // `?a` without `=`: $arg_a is ""
+            return value.boolean ? std::optional<std::string_view>(""sv) : std::nullopt;
+          default:
+            return std::nullopt;
+        }
+      });
+}
+
 class Session {
  public:
   Session(Worker& worker, core::Socket& client, const core::Endpoint& peer, uint16_t local_port,
@@ -208,6 +230,31 @@ class Session {
   Task<After> proxy(const Snapshot& snap, const CompiledRoute& route, const http::RequestHead& head,
                     uint32_t key_hash);
   Task<bool> send_continue_once();
+
+  // ---- plugins (plugins.md §1.2) ----
+  // The request with a plugin chain (global rules or the route's): the phases around proxy().
+  Task<After> handle_plugins(const Snapshot& snap, const CompiledRoute* route,
+                             const http::RequestHead& head, plugins::RequestVars& vars);
+  // Consumes the request (head and, when it is all here, its body) before a response that
+  // does not proxy; true when the connection can stay open afterwards.
+  bool drop_request(const http::RequestHead& head);
+  // A response the gateway makes (an exit, an error page) through the header and body filters.
+  Task<After> send_generated(int status, std::optional<std::string> body,
+                             const std::vector<std::pair<std::string, std::string>>& headers,
+                             bool close);
+  void run_header_filters(plugins::Response& response);
+  void run_body_filters(std::string& chunk, bool last);
+  // Relays a response body through the body filters, re-framed as chunks (HTTP/1.1) or until
+  // close (HTTP/1.0). Returns {client_ok, upstream_done}.
+  Task<std::pair<bool, bool>> relay_filtered(UpstreamStream& stream, core::Buffer& uin,
+                                             BodyKind kind, uint64_t length, Millis read_timeout,
+                                             const UpstreamNode& node);
+
+  plugins::Request* preq_ = nullptr;  // the current request's plugin context, or null
+  plugins::ChainView global_view_;
+  plugins::ChainView chain_view_;
+  const plugins::CompiledChain* route_chain_ = nullptr;  // for prefer_route global instances
+  std::vector<const plugins::Instance*> merged_;         // route chain + consumer chain
 
   Worker& worker_;
   core::Loop& loop_;
@@ -449,6 +496,12 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
   router::MatchRequest match{path, host, head.method_text, &vars, remote_ip_, head.host, &params_};
   int64_t payload = snap.router->match(match);
 
+  const CompiledRoute* matched =
+      payload == router::RouteTable::kNoMatch ? nullptr : &snap.routes[payload];
+  if (snap.global_plugins != nullptr || (matched != nullptr && matched->plugins != nullptr)) {
+    co_return co_await handle_plugins(snap, matched, head, vars);
+  }
+
   if (payload == router::RouteTable::kNoMatch || snap.routes[payload].error_status != 0) {
     // The body is not wanted: keep the connection only if it is already fully here.
     bool body_here =
@@ -473,22 +526,189 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
   }
   // chash: the key hash comes from the request's variables, read while the head is valid.
   const CompiledRoute& route = snap.routes[payload];
-  uint32_t key_hash = 0;
-  if (route.upstream->balancer.type() == upstream::BalancerType::Chash) {
-    key_hash = route.upstream->balancer.chash_key().hash(
-        [&vars](std::string_view name) -> std::optional<std::string_view> {
-          router::VarValue value = vars.get(router::parse_var_ref(name));
-          switch (value.kind) {
-            case router::VarValue::Kind::String:
-              return value.str;
-            case router::VarValue::Kind::Bool:  // `?a` without `=`: $arg_a is ""
-              return value.boolean ? std::optional<std::string_view>(""sv) : std::nullopt;
-            default:
-              return std::nullopt;  // consumer_name: no consumers yet
-          }
-        });
+  co_return co_await proxy(snap, route, head, chash_of(route, vars));
+}
+
+bool Session::drop_request(const http::RequestHead& head) {
+  BodyKind body_kind = http::request_body_kind(head);
+  // The body is not wanted: keep the connection only if it is already fully here.
+  bool body_here =
+      body_kind == BodyKind::None ||
+      (body_kind == BodyKind::ContentLength && in_.size() - head.head_bytes >= head.content_length);
+  in_.consume(head.head_bytes +
+              (body_kind == BodyKind::ContentLength && body_here ? head.content_length : 0));
+  return body_here && head.keep_alive && !worker_.draining();
+}
+
+void Session::run_header_filters(plugins::Response& response) {
+  plugins::run_header_filter(global_view_, *preq_, response, route_chain_);
+  plugins::run_header_filter(chain_view_, *preq_, response);
+}
+
+void Session::run_body_filters(std::string& chunk, bool last) {
+  plugins::run_body_filter(global_view_, *preq_, chunk, last, route_chain_);
+  plugins::run_body_filter(chain_view_, *preq_, chunk, last);
+}
+
+// Header fields a plugin may not set on a response: the gateway writes the framing itself.
+bool framing_field(std::string_view name) {
+  return http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding") ||
+         http::iequals(name, "connection") || http::iequals(name, "server");
+}
+
+void append_edited_fields(std::string& out, const plugins::HeaderEdits& edits) {
+  for (const auto& [name, value] : edits.added()) {
+    if (framing_field(name)) {
+      continue;
+    }
+    out += name;
+    out += ": "sv;
+    out += value;
+    out += "\r\n"sv;
   }
-  co_return co_await proxy(snap, route, head, key_hash);
+}
+
+Task<Session::After> Session::send_generated(
+    int status, std::optional<std::string> body,
+    const std::vector<std::pair<std::string, std::string>>& headers, bool close) {
+  close = close || worker_.draining();
+  plugins::Response& resp = preq_->response();
+  resp.status = status;
+  std::string page;
+  std::string_view content_type = "text/plain; charset=utf-8"sv;  // nginx's default_type
+  if (body) {
+    page = std::move(*body);
+  } else if (status >= 300) {
+    page = http::error_page_body(status, settings_->server_header);
+    content_type = "text/html; charset=utf-8"sv;
+  }
+  for (const auto& [name, value] : headers) {
+    resp.set_header(name, value);
+  }
+  http::Header original{"Content-Type"sv, content_type};
+  resp.set_original(&original, 1);
+  run_header_filters(resp);
+  if (resp.body_modified()) {
+    run_body_filters(page, true);
+  }
+  resp.set_original(nullptr, 0);
+  std::string out;
+  out.reserve(256 + page.size());
+  out += "HTTP/1.1 "sv;
+  append_number(out, static_cast<uint64_t>(resp.status));
+  out += ' ';
+  out += http::reason_phrase(resp.status);
+  out += "\r\n"sv;
+  if (!resp.edits().drops("content-type")) {
+    out += "Content-Type: "sv;
+    out += content_type;
+    out += "\r\n"sv;
+  }
+  append_edited_fields(out, resp.edits());
+  out += "Content-Length: "sv;
+  append_number(out, page.size());
+  out += "\r\nServer: "sv;
+  out += settings_->server_header;
+  out += "\r\n"sv;
+  if (close) {
+    out += "Connection: close\r\n"sv;
+  } else if (http10_) {
+    out += "Connection: keep-alive\r\n"sv;
+  }
+  out += "\r\n"sv;
+  out += page;
+  note_response(resp.status, out);
+  const uint64_t before = client_bytes_;
+  bool ok = co_await write_client(out);
+  preq_->outcome.bytes_sent = client_bytes_ - before;
+  co_return (ok && !close) ? After::KeepAlive : After::Close;
+}
+
+Task<Session::After> Session::handle_plugins(const Snapshot& snap, const CompiledRoute* route,
+                                             const http::RequestHead& head,
+                                             plugins::RequestVars& vars) {
+  using plugins::Phase;
+  plugins::Request req(&head, &vars);
+  req.consumers = snap.consumers.get();
+  req.loop = &loop_;
+  req.worker_id = worker_.id();
+  req.redis = &worker_.redis();
+  req.outcome.request_length =
+      head.head_bytes + (head.has_content_length ? head.content_length : 0);
+  if (route != nullptr) {
+    req.route = plugins::RouteFacts{route->id,           route->name,        route->service_id,
+                                    route->service_name, route->matched_uri, route->matched_host};
+  }
+  const plugins::CompiledChain* global = snap.global_plugins.get();
+  const plugins::CompiledChain* chain = route != nullptr ? route->plugins.get() : nullptr;
+  static const plugins::CompiledChain kNoChain;
+  preq_ = &req;
+  route_chain_ = chain;
+  global_view_ = plugins::ChainView{global != nullptr ? &global->items : nullptr, nullptr};
+  chain_view_ = plugins::ChainView{chain != nullptr ? &chain->items : nullptr, nullptr};
+
+  // rewrite: global rules, the route's chain, then the consumer's plugins (§1.2 steps 1-4).
+  plugins::PhaseResult exit;
+  if (global != nullptr) {
+    exit = co_await plugins::run_request_phase(Phase::Rewrite, global_view_, req, false, chain);
+  }
+  if (!exit && route != nullptr && chain != nullptr) {
+    exit = co_await plugins::run_request_phase(Phase::Rewrite, chain_view_, req);
+  }
+  if (!exit && route != nullptr && req.consumer() != nullptr && req.consumer()->chain != nullptr) {
+    plugins::merge_consumer(chain != nullptr ? *chain : kNoChain, *req.consumer()->chain, merged_);
+    chain_view_ = plugins::ChainView{nullptr, &merged_};
+    exit = co_await plugins::run_request_phase(Phase::Rewrite, chain_view_, req, true);
+  }
+  // access (steps 5-6)
+  if (!exit && global != nullptr) {
+    exit = co_await plugins::run_request_phase(Phase::Access, global_view_, req, false, chain);
+  }
+  if (!exit && route != nullptr) {
+    exit = co_await plugins::run_request_phase(Phase::Access, chain_view_, req);
+  }
+  After after = After::Close;
+  if (exit) {
+    bool keep = drop_request(head);
+    after = co_await send_generated(exit->status, std::move(exit->body), exit->headers, !keep);
+  } else if (route == nullptr) {
+    bool keep = drop_request(head);
+    std::string response =
+        route_not_found_response(settings_->server_header, !keep, keep && http10_);
+    note_response(404, response);
+    req.response().status = 404;
+    bool ok = co_await write_client(response);
+    after = (ok && keep) ? After::KeepAlive : After::Close;
+  } else if (route->error_status != 0) {
+    core::log_error("route ", route->id, ": ", route->error_log);
+    bool keep = drop_request(head);
+    std::vector<std::pair<std::string, std::string>> no_fields;
+    after = co_await send_generated(route->error_status, std::nullopt, no_fields, !keep);
+  } else {
+    // before_proxy (step 7): once, before the first try.
+    if (global != nullptr) {
+      exit =
+          co_await plugins::run_request_phase(Phase::BeforeProxy, global_view_, req, false, chain);
+    }
+    if (!exit) {
+      exit = co_await plugins::run_request_phase(Phase::BeforeProxy, chain_view_, req);
+    }
+    if (exit) {
+      bool keep = drop_request(head);
+      after = co_await send_generated(exit->status, std::move(exit->body), exit->headers, !keep);
+    } else {
+      after = co_await proxy(snap, *route, head, chash_of(*route, req));
+    }
+  }
+  // log (step 8), on every way out.
+  req.drop_head();
+  plugins::run_log(global_view_, req, route_chain_);
+  plugins::run_log(chain_view_, req);
+  preq_ = nullptr;
+  route_chain_ = nullptr;
+  global_view_ = {};
+  chain_view_ = {};
+  co_return after;
 }
 
 Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& route,
@@ -506,10 +726,20 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     connection_field = h->value;
   }
   line_.clear();
-  line_ += head.method_text;
+  if (preq_ != nullptr && preq_->method_override()) {
+    line_ += *preq_->method_override();
+  } else {
+    line_ += head.method_text;
+  }
   line_ += ' ';
-  line_ += head.target;
+  if (preq_ != nullptr && preq_->upstream_uri()) {
+    line_ += *preq_->upstream_uri();
+  } else {
+    line_ += head.target;
+  }
   line_ += " HTTP/1.1\r\n"sv;
+  const plugins::HeaderEdits* header_edits =
+      preq_ != nullptr && !preq_->upstream_headers().empty() ? &preq_->upstream_headers() : nullptr;
   rest_.clear();
   std::string_view forwarded_for;
   for (size_t i = 0; i < head.header_count; ++i) {
@@ -523,10 +753,24 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     if (named_in_connection(connection_field, h.name)) {
       continue;
     }
+    if (header_edits != nullptr && header_edits->drops(h.name)) {
+      continue;  // replaced or removed by a plugin
+    }
     rest_ += h.name;
     rest_ += ": "sv;
     rest_ += h.value;
     rest_ += "\r\n"sv;
+  }
+  if (header_edits != nullptr) {
+    for (const auto& [name, value] : header_edits->added()) {
+      if (skip_request_field(name)) {
+        continue;  // framing and forwarding fields stay the gateway's
+      }
+      rest_ += name;
+      rest_ += ": "sv;
+      rest_ += value;
+      rest_ += "\r\n"sv;
+    }
   }
   // core.md §7.8: the gateway's own forwarding fields.
   rest_ += "X-Real-IP: "sv;
@@ -654,17 +898,20 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
 
     // Host line for this try (core.md §7.8); for https it also names the SNI and the pool.
     host_line_.assign("Host: ");
-    switch (up.pass_host) {
-      case PassHost::Pass:
-        host_line_ += client_host.empty() ? node->host_header : client_host;
-        break;
-      case PassHost::Node:
-        host_line_ += node->host_header;
-        break;
-      case PassHost::Rewrite:
-        host_line_ += up.upstream_host;
-        break;
-    }
+    if (preq_ != nullptr && preq_->upstream_host()) {
+      host_line_ += *preq_->upstream_host();  // proxy-rewrite `host`
+    } else
+      switch (up.pass_host) {
+        case PassHost::Pass:
+          host_line_ += client_host.empty() ? node->host_header : client_host;
+          break;
+        case PassHost::Node:
+          host_line_ += node->host_header;
+          break;
+        case PassHost::Rewrite:
+          host_line_ += up.upstream_host;
+          break;
+      }
     host_line_ += "\r\n"sv;
     const std::string* pool_key = &node->pool_key;
     if (up.is_https) {
@@ -888,8 +1135,16 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     if (statuses_.empty()) {
       append_number(statuses_, static_cast<uint64_t>(last_failure));
     }
-    std::string extra = "X-APISIX-Upstream-Status: " + statuses_ + "\r\n";
     bool close = !body_complete || !client_keep;
+    if (preq_ != nullptr) {
+      if (logging_) {
+        record_.upstream_status = statuses_;
+      }
+      std::vector<std::pair<std::string, std::string>> extra_fields;
+      extra_fields.emplace_back("X-APISIX-Upstream-Status", statuses_);
+      co_return co_await send_generated(last_failure, std::nullopt, extra_fields, close);
+    }
+    std::string extra = "X-APISIX-Upstream-Status: " + statuses_ + "\r\n";
     std::string response =
         error_response(last_failure, settings_->server_header, close, !close && http10_, extra);
     note_response(last_failure, response);
@@ -920,14 +1175,35 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     resp_connection = h->value;
   }
 
+  // header_filter (plugins.md §1.2 step 8) edits the head before it is written.
+  plugins::Response* filtered = nullptr;
+  bool body_filters = false;
+  if (preq_ != nullptr) {
+    filtered = &preq_->response();
+    filtered->status = resp.status;
+    filtered->set_original(resp.headers, resp.header_count);
+    run_header_filters(*filtered);
+    filtered->set_original(nullptr, 0);
+    if (filtered->body_modified() && resp_kind != BodyKind::None) {
+      body_filters = true;
+      if (http10_) {
+        client_keep = false;  // the end of a re-framed body is the close
+      }
+    }
+  }
+  const int sent_status = filtered != nullptr ? filtered->status : resp.status;
+
   response_head_.clear();
   response_head_ += "HTTP/1.1 "sv;
-  append_number(response_head_, static_cast<uint64_t>(resp.status));
+  append_number(response_head_, static_cast<uint64_t>(sent_status));
   response_head_ += ' ';
-  response_head_ += resp.reason;
+  response_head_ += sent_status == resp.status ? resp.reason : http::reason_phrase(sent_status);
   response_head_ += "\r\n"sv;
   for (size_t i = 0; i < resp.header_count; ++i) {
     const http::Header& h = resp.headers[i];
+    if (filtered != nullptr && filtered->edits().drops(h.name)) {
+      continue;
+    }
     if (skip_response_field(h.name)) {
       // A bodiless response (HEAD, 204, 304) keeps its framing fields as they were.
       bool framing = http::iequals(h.name, "content-length") ||
@@ -943,10 +1219,17 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     response_head_ += h.value;
     response_head_ += "\r\n"sv;
   }
+  if (filtered != nullptr) {
+    append_edited_fields(response_head_, filtered->edits());
+  }
   response_head_ += "Server: "sv;
   response_head_ += settings_->server_header;
   response_head_ += "\r\n"sv;
-  if (resp_kind == BodyKind::ContentLength) {
+  if (body_filters) {
+    if (!http10_) {
+      response_head_ += "Transfer-Encoding: chunked\r\n"sv;
+    }
+  } else if (resp_kind == BodyKind::ContentLength) {
     response_head_ += "Content-Length: "sv;
     append_number(response_head_, resp.content_length);
     response_head_ += "\r\n"sv;
@@ -970,131 +1253,143 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   core::TimePoint read_deadline = loop_.now() + timeouts.read;
   bool client_ok = true;
   bool upstream_done = false;
-  const int status = resp.status;
+  const int status = sent_status;
   const uint64_t bytes_before_head = client_bytes_;
-  switch (resp_kind) {
-    case BodyKind::None: {
-      client_ok = co_await write_client(response_head_);
-      upstream_done = true;
-      break;
+  if (body_filters) {
+    const uint64_t length = resp.content_length;
+    client_ok = co_await write_client(response_head_);
+    if (client_ok) {
+      auto [ok, done] =
+          co_await relay_filtered(conn.stream, uin, resp_kind, length, timeouts.read, *node);
+      client_ok = ok;
+      upstream_done = done;
     }
-    case BodyKind::ContentLength: {
-      uint64_t remaining = resp.content_length;
-      size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, uin.size()));
-      iovec iov[2] = {{response_head_.data(), response_head_.size()},
-                      {const_cast<char*>(uin.readable().data()), take}};
-      IoResult w = co_await client_.write_all(std::span<iovec>(iov, 2),
-                                              loop_.now() + settings_->send_timeout);
-      client_bytes_ += w.bytes;
-      client_ok = w.ok();
-      upstream_reusable = upstream_reusable && uin.size() == take;  // nothing after the body
-      uin.consume(take);
-      remaining -= take;
-      while (client_ok && remaining > 0) {
-        uin.clear();
-        size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, uin.writable()));
-        IoResult r = co_await conn.stream.read_some(uin.write_ptr(), want, read_deadline);
-        if (!r.ok()) {
-          core::log_error("upstream ", node->endpoint.to_string(),
-                          " failed mid-body: ", core::to_string(r.error));
-          break;
-        }
-        read_deadline = loop_.now() + timeouts.read;
-        uin.commit(r.bytes);
-        remaining -= r.bytes;
-        client_ok = co_await write_client(uin.readable());
-        uin.clear();
+    upstream_reusable = upstream_reusable && upstream_done;
+  } else
+    switch (resp_kind) {
+      case BodyKind::None: {
+        client_ok = co_await write_client(response_head_);
+        upstream_done = true;
+        break;
       }
-      upstream_done = remaining == 0;
-      break;
-    }
-    case BodyKind::Chunked: {
-      client_ok = co_await write_client(response_head_);
-      http::ChunkedDecoder decoder;
-      while (client_ok && !upstream_done) {
-        size_t ready = 0;
-        bool need_more = false;
-        bool bad = false;
-        // For HTTP/1.1 clients the validated chunked bytes pass through as they are; an
-        // HTTP/1.0 client gets the payload only.
-        std::string plain;
-        while (!upstream_done && !need_more && !bad) {
-          http::ChunkedDecoder::Step step = decoder.next(uin.readable().substr(ready));
-          ready += step.consumed;
-          if (step.kind == http::ChunkedDecoder::Step::Data && http10_) {
-            plain.append(step.data);
-          } else if (step.kind == http::ChunkedDecoder::Step::NeedMore) {
-            need_more = true;
-          } else if (step.kind == http::ChunkedDecoder::Step::Done) {
-            upstream_done = true;
-          } else if (step.kind == http::ChunkedDecoder::Step::Error) {
-            bad = true;
+      case BodyKind::ContentLength: {
+        uint64_t remaining = resp.content_length;
+        size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, uin.size()));
+        iovec iov[2] = {{response_head_.data(), response_head_.size()},
+                        {const_cast<char*>(uin.readable().data()), take}};
+        IoResult w = co_await client_.write_all(std::span<iovec>(iov, 2),
+                                                loop_.now() + settings_->send_timeout);
+        client_bytes_ += w.bytes;
+        client_ok = w.ok();
+        upstream_reusable = upstream_reusable && uin.size() == take;  // nothing after the body
+        uin.consume(take);
+        remaining -= take;
+        while (client_ok && remaining > 0) {
+          uin.clear();
+          size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, uin.writable()));
+          IoResult r = co_await conn.stream.read_some(uin.write_ptr(), want, read_deadline);
+          if (!r.ok()) {
+            core::log_error("upstream ", node->endpoint.to_string(),
+                            " failed mid-body: ", core::to_string(r.error));
+            break;
+          }
+          read_deadline = loop_.now() + timeouts.read;
+          uin.commit(r.bytes);
+          remaining -= r.bytes;
+          client_ok = co_await write_client(uin.readable());
+          uin.clear();
+        }
+        upstream_done = remaining == 0;
+        break;
+      }
+      case BodyKind::Chunked: {
+        client_ok = co_await write_client(response_head_);
+        http::ChunkedDecoder decoder;
+        while (client_ok && !upstream_done) {
+          size_t ready = 0;
+          bool need_more = false;
+          bool bad = false;
+          // For HTTP/1.1 clients the validated chunked bytes pass through as they are; an
+          // HTTP/1.0 client gets the payload only.
+          std::string plain;
+          while (!upstream_done && !need_more && !bad) {
+            http::ChunkedDecoder::Step step = decoder.next(uin.readable().substr(ready));
+            ready += step.consumed;
+            if (step.kind == http::ChunkedDecoder::Step::Data && http10_) {
+              plain.append(step.data);
+            } else if (step.kind == http::ChunkedDecoder::Step::NeedMore) {
+              need_more = true;
+            } else if (step.kind == http::ChunkedDecoder::Step::Done) {
+              upstream_done = true;
+            } else if (step.kind == http::ChunkedDecoder::Step::Error) {
+              bad = true;
+            }
+          }
+          if (ready > 0) {
+            client_ok = co_await write_client(http10_ ? std::string_view(plain)
+                                                      : uin.readable().substr(0, ready));
+            uin.consume(ready);
+          }
+          if (bad) {
+            core::log_error("upstream ", node->endpoint.to_string(), " sent a bad chunked body");
+            break;
+          }
+          if (!upstream_done && client_ok) {
+            uin.compact();
+            if (uin.writable() == 0) {
+              break;
+            }
+            IoResult r =
+                co_await conn.stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+            if (!r.ok()) {
+              break;
+            }
+            read_deadline = loop_.now() + timeouts.read;
+            uin.commit(r.bytes);
           }
         }
-        if (ready > 0) {
-          client_ok = co_await write_client(http10_ ? std::string_view(plain)
-                                                    : uin.readable().substr(0, ready));
-          uin.consume(ready);
-        }
-        if (bad) {
-          core::log_error("upstream ", node->endpoint.to_string(), " sent a bad chunked body");
-          break;
-        }
-        if (!upstream_done && client_ok) {
-          uin.compact();
-          if (uin.writable() == 0) {
+        break;
+      }
+      case BodyKind::UntilClose: {
+        client_ok = co_await write_client(response_head_);
+        char size_line[24];
+        while (client_ok) {
+          if (!uin.empty()) {
+            if (encode_chunks) {
+              size_t n = http::write_chunk_size_line(size_line, uin.size());
+              iovec iov[3] = {{size_line, n},
+                              {const_cast<char*>(uin.readable().data()), uin.size()},
+                              {const_cast<char*>("\r\n"), 2}};
+              IoResult w = co_await client_.write_all(std::span<iovec>(iov, 3),
+                                                      loop_.now() + settings_->send_timeout);
+              client_bytes_ += w.bytes;
+              client_ok = w.ok();
+            } else {
+              client_ok = co_await write_client(uin.readable());
+            }
+            uin.clear();
+          }
+          if (!client_ok) {
             break;
           }
           IoResult r =
               co_await conn.stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+          if (r.error == IoError::Eof) {
+            upstream_done = true;
+            if (encode_chunks) {
+              client_ok = co_await write_client("0\r\n\r\n");
+            }
+            break;
+          }
           if (!r.ok()) {
             break;
           }
           read_deadline = loop_.now() + timeouts.read;
           uin.commit(r.bytes);
         }
+        break;
       }
-      break;
     }
-    case BodyKind::UntilClose: {
-      client_ok = co_await write_client(response_head_);
-      char size_line[24];
-      while (client_ok) {
-        if (!uin.empty()) {
-          if (encode_chunks) {
-            size_t n = http::write_chunk_size_line(size_line, uin.size());
-            iovec iov[3] = {{size_line, n},
-                            {const_cast<char*>(uin.readable().data()), uin.size()},
-                            {const_cast<char*>("\r\n"), 2}};
-            IoResult w = co_await client_.write_all(std::span<iovec>(iov, 3),
-                                                    loop_.now() + settings_->send_timeout);
-            client_bytes_ += w.bytes;
-            client_ok = w.ok();
-          } else {
-            client_ok = co_await write_client(uin.readable());
-          }
-          uin.clear();
-        }
-        if (!client_ok) {
-          break;
-        }
-        IoResult r = co_await conn.stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
-        if (r.error == IoError::Eof) {
-          upstream_done = true;
-          if (encode_chunks) {
-            client_ok = co_await write_client("0\r\n\r\n");
-          }
-          break;
-        }
-        if (!r.ok()) {
-          break;
-        }
-        read_deadline = loop_.now() + timeouts.read;
-        uin.commit(r.bytes);
-      }
-      break;
-    }
-  }
 
   if (logging_) {
     record_.status = status;
@@ -1107,6 +1402,13 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
         (up.is_https ? "https://" : "http://") + host_line_.substr(6, host_line_.size() - 8);
     record_.upstream_scheme_host_uri +=
         line_.substr(line_.find(' ') + 1, line_.rfind(' ') - line_.find(' ') - 1);
+  }
+  if (preq_ != nullptr) {
+    preq_->outcome.proxied = true;
+    preq_->outcome.bytes_sent = client_bytes_ - bytes_before_head;
+    preq_->outcome.upstream_addr = node->endpoint.to_string();
+    preq_->outcome.upstream_latency =
+        std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - try_start);
   }
   // ewma: this try's connect + response time (core.md §7.5); a no-op for other types.
   up.balancer.report(static_cast<uint32_t>(picked), loop_.now() - try_start, loop_.now());
@@ -1122,6 +1424,112 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
     co_return After::Close;  // the client saw a truncated body; closing tells it so
   }
   co_return (client_ok && client_keep) ? After::KeepAlive : After::Close;
+}
+
+Task<std::pair<bool, bool>> Session::relay_filtered(UpstreamStream& stream, core::Buffer& uin,
+                                                    BodyKind kind, uint64_t length,
+                                                    Millis read_timeout, const UpstreamNode& node) {
+  std::string piece;
+  std::string framed;
+  bool client_ok = true;
+  bool done = false;
+  core::TimePoint read_deadline = loop_.now() + read_timeout;
+  uint64_t remaining = length;
+  http::ChunkedDecoder decoder;
+  // Sends one filtered piece: a chunk for HTTP/1.1 (empty pieces are not sent: an empty
+  // chunk would end the body), the bytes for HTTP/1.0.
+  auto emit = [&](std::string& data) -> std::string_view {
+    framed.clear();
+    if (data.empty()) {
+      return {};
+    }
+    if (http10_) {
+      framed = std::move(data);
+    } else {
+      char size_line[24];
+      size_t n = http::write_chunk_size_line(size_line, data.size());
+      framed.append(size_line, n);
+      framed += data;
+      framed += "\r\n"sv;
+    }
+    return framed;
+  };
+  bool bad = false;
+  while (client_ok && !done && !bad) {
+    // Take what is buffered.
+    piece.clear();
+    size_t used = 0;
+    if (kind == BodyKind::ContentLength) {
+      used = static_cast<size_t>(std::min<uint64_t>(remaining, uin.size()));
+      piece.assign(uin.readable().substr(0, used));
+      remaining -= used;
+      done = remaining == 0;
+    } else if (kind == BodyKind::Chunked) {
+      bool need_more = false;
+      while (!done && !need_more && !bad) {
+        http::ChunkedDecoder::Step step = decoder.next(uin.readable().substr(used));
+        used += step.consumed;
+        switch (step.kind) {
+          case http::ChunkedDecoder::Step::Data:
+            piece.append(step.data);
+            break;
+          case http::ChunkedDecoder::Step::NeedMore:
+            need_more = true;
+            break;
+          case http::ChunkedDecoder::Step::Done:
+            done = true;
+            break;
+          case http::ChunkedDecoder::Step::Error:
+            bad = true;
+            break;
+        }
+      }
+    } else {
+      used = uin.size();
+      piece.assign(uin.readable());
+    }
+    uin.consume(used);
+    if (!piece.empty() || done) {
+      run_body_filters(piece, done);
+      std::string_view out = emit(piece);
+      if (!out.empty()) {
+        client_ok = co_await write_client(out);
+      }
+    }
+    if (done || bad || !client_ok) {
+      break;
+    }
+    uin.compact();
+    if (uin.writable() == 0) {
+      bad = true;
+      break;
+    }
+    IoResult r = co_await stream.read_some(uin.write_ptr(), uin.writable(), read_deadline);
+    if (r.error == IoError::Eof && kind == BodyKind::UntilClose) {
+      done = true;
+      piece.clear();
+      run_body_filters(piece, true);
+      std::string_view out = emit(piece);
+      if (!out.empty()) {
+        client_ok = co_await write_client(out);
+      }
+      break;
+    }
+    if (!r.ok()) {
+      core::log_error("upstream ", node.endpoint.to_string(),
+                      " failed mid-body: ", core::to_string(r.error));
+      break;
+    }
+    read_deadline = loop_.now() + read_timeout;
+    uin.commit(r.bytes);
+  }
+  if (bad) {
+    core::log_error("upstream ", node.endpoint.to_string(), " sent a bad body");
+  }
+  if (done && client_ok && !http10_) {
+    client_ok = co_await write_client("0\r\n\r\n");
+  }
+  co_return std::pair<bool, bool>{client_ok, done};
 }
 
 }  // namespace

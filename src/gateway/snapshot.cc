@@ -306,7 +306,75 @@ ResourceChanges SnapshotBuilder::diff(const config::StandaloneConfig& resources)
       changes.removed_routes.push_back(id);
     }
   }
+  diff_plugin_resources(resources.raw, changes.plugin_resources);
   return changes;
+}
+
+void SnapshotBuilder::diff_plugin_resources(const boost::json::value& raw,
+                                            std::vector<PluginResourceChange>& out) const {
+  const boost::json::object* root = raw.if_object();
+  // What the file holds, by kind and id, as the builder keeps it.
+  std::map<std::string, std::map<std::string, const boost::json::value*>> wanted;
+  auto collect = [&](std::string_view kind, std::string_view id_field) {
+    auto& items = wanted[std::string(kind)];
+    const boost::json::value* list = root != nullptr ? root->if_contains(kind) : nullptr;
+    if (list == nullptr || !list->is_array()) {
+      return;
+    }
+    for (const auto& item : list->get_array()) {
+      const auto* obj = item.if_object();
+      if (obj == nullptr) {
+        continue;
+      }
+      const auto* id = obj->if_contains(id_field);
+      if (kind == "consumers" && obj->if_contains("id") != nullptr && obj->at("id").is_string() &&
+          obj->at("id").get_string().find("/credentials/") != boost::json::string::npos) {
+        id = obj->if_contains("id");  // a credential: "<username>/credentials/<id>"
+      }
+      if (id != nullptr && id->is_string()) {
+        items[std::string(id->get_string())] = &item;
+      }
+    }
+  };
+  collect("plugin_configs", "id");
+  collect("global_rules", "id");
+  collect("consumer_groups", "id");
+  collect("consumers", "username");
+  collect("plugin_metadata", "id");
+  auto compare = [&](std::string_view kind, const auto& have_of) {
+    const auto& items = wanted[std::string(kind)];
+    std::map<std::string, const boost::json::value*> have = have_of();
+    for (const auto& [id, value] : items) {
+      auto it = have.find(id);
+      if (it == have.end() || *it->second != *value) {
+        out.push_back(PluginResourceChange{std::string(kind), id, *value});
+      }
+    }
+    for (const auto& [id, value] : have) {
+      if (!items.contains(id)) {
+        out.push_back(PluginResourceChange{std::string(kind), id, std::nullopt});
+      }
+    }
+  };
+  auto plain = [](const std::map<std::string, boost::json::value>& m) {
+    return [&m] {
+      std::map<std::string, const boost::json::value*> out;
+      for (const auto& [id, v] : m) out[id] = &v;
+      return out;
+    };
+  };
+  compare("plugin_configs", plain(plugin_configs_));
+  compare("global_rules", plain(global_rules_));
+  compare("consumer_groups", plain(consumer_groups_));
+  compare("plugin_metadata", plain(metadata_raw_));
+  compare("consumers", [this] {
+    std::map<std::string, const boost::json::value*> out;
+    for (const auto& [name, v] : consumers_) out[name] = &v;
+    for (const auto& [name, creds] : credentials_) {
+      for (const auto& [id, v] : creds) out[name + "/credentials/" + id] = &v;
+    }
+    return out;
+  });
 }
 
 std::shared_ptr<const Snapshot> SnapshotBuilder::build(const config::StandaloneConfig& resources,
@@ -330,6 +398,7 @@ void SnapshotBuilder::link(const config::Route& route, bool add) {
   };
   update(routes_by_service_, route.service_id);
   update(routes_by_upstream_, route.upstream_id);
+  update(routes_by_plugin_config_, route.plugin_config_id);
 }
 
 namespace {
@@ -735,6 +804,8 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::apply(const ResourceChanges& ch
     touch(route.id, true);
   }
 
+  apply_plugin_resources(changes.plugin_resources, touch);
+
   std::vector<router::RouteSpec> specs;
   for (const std::string& id : dirty_order) {
     auto it = routes_.find(id);
@@ -774,6 +845,8 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::rebuild(
   }
   std::sort(ordered.begin(), ordered.end(),
             [](const RouteEntry* a, const RouteEntry* b) { return a->order < b->order; });
+  rebuild_global_chain();
+  rebuild_consumers();
   std::vector<router::RouteSpec> specs;
   specs.reserve(ordered.size());
   for (const RouteEntry* entry : ordered) {
@@ -791,7 +864,274 @@ std::shared_ptr<const Snapshot> SnapshotBuilder::publish(uint64_t version) {
   snap->router = router_;
   snap->routes = slots_;
   snap->match_reads_form_body = !post_arg_routes_.empty();
+  snap->global_plugins = global_chain_;
+  snap->consumers = consumer_index_;
   return snap;
+}
+
+plugins::ChainContext SnapshotBuilder::chain_context() const {
+  plugins::ChainContext ctx;
+  ctx.registry = plugin_setup_.registry.get();
+  ctx.runtime = plugin_setup_.runtime.get();
+  ctx.worker_count = worker_count_;
+  ctx.plugin_attr = &plugin_setup_.plugin_attr;
+  ctx.metadata = &metadata_;
+  ctx.prefix = plugin_setup_.prefix;
+  return ctx;
+}
+
+namespace {
+
+const boost::json::object* plugins_of(const boost::json::value& resource) {
+  const auto* obj = resource.if_object();
+  const auto* plugins = obj != nullptr ? obj->if_contains("plugins") : nullptr;
+  return plugins != nullptr ? plugins->if_object() : nullptr;
+}
+
+std::string string_field(const boost::json::value& v, std::string_view name) {
+  const auto* obj = v.if_object();
+  const auto* f = obj != nullptr ? obj->if_contains(name) : nullptr;
+  return f != nullptr && f->is_string() ? std::string(f->get_string()) : std::string();
+}
+
+void log_plugin_errors(const std::vector<std::string>& errors) {
+  for (const std::string& e : errors) {
+    core::log_error(e);
+  }
+}
+
+// The consumer-side attribute each auth plugin looks consumers up by (plugins.md §3.1).
+std::string_view auth_key_field(std::string_view plugin) {
+  if (plugin == "key-auth" || plugin == "jwt-auth") return "key";
+  if (plugin == "basic-auth") return "username";
+  if (plugin == "hmac-auth") return "key_id";
+  if (plugin == "ldap-auth") return "user_dn";
+  return {};
+}
+
+bool is_unresolved_ref(std::string_view v) {
+  return v.starts_with("$secret://") || v.starts_with("$env://") || v.starts_with("$ENV://");
+}
+
+}  // namespace
+
+std::shared_ptr<const plugins::CompiledChain> SnapshotBuilder::compile_plugins(
+    const config::Route& route, const ServiceEntry* service) {
+  if (!plugin_setup_.registry) {
+    return nullptr;
+  }
+  const plugins::Registry& registry = *plugin_setup_.registry;
+  auto priority_of = [&registry](std::string_view name) { return registry.priority(name); };
+  plugins::PluginSet set;
+  if (service != nullptr) {
+    set.add(service->service.plugins, plugins::Origin::Service, service->service.id, priority_of);
+  }
+  if (!route.plugin_config_id.empty()) {
+    auto it = plugin_configs_.find(route.plugin_config_id);
+    if (it == plugin_configs_.end()) {
+      core::log_error("route ", route.id, ": plugin_config ", route.plugin_config_id, " not found");
+    } else if (const auto* p = plugins_of(it->second)) {
+      set.add(*p, plugins::Origin::PluginConfig, route.plugin_config_id, priority_of);
+    }
+  }
+  set.add(route.plugins, plugins::Origin::Route, route.id, priority_of);
+  std::vector<plugins::ChainEntry> entries = set.finish();
+  if (entries.empty()) {
+    return nullptr;
+  }
+  std::vector<std::string> errors;
+  auto chain = plugins::build_chain(entries, chain_context(), errors);
+  log_plugin_errors(errors);
+  return chain->empty() ? nullptr : chain;
+}
+
+void SnapshotBuilder::rebuild_global_chain() {
+  global_chain_ = nullptr;
+  if (!plugin_setup_.registry || global_rules_.empty()) {
+    return;
+  }
+  const plugins::Registry& registry = *plugin_setup_.registry;
+  std::vector<plugins::GlobalRule> rules;
+  for (const auto& [id, value] : global_rules_) {
+    rules.push_back(plugins::GlobalRule{id, plugins_of(value)});
+  }
+  std::vector<std::string> conflicts;
+  auto entries = plugins::global_chain(
+      rules, [&registry](std::string_view name) { return registry.priority(name); }, conflicts);
+  for (const std::string& name : conflicts) {
+    core::log_error("global rules: plugin ", name,
+                    " is configured in more than one global rule; it does not run");
+  }
+  std::vector<std::string> errors;
+  auto chain = plugins::build_chain(entries, chain_context(), errors);
+  log_plugin_errors(errors);
+  if (!chain->empty()) {
+    global_chain_ = chain;
+  }
+}
+
+void SnapshotBuilder::rebuild_consumers() {
+  auto index = std::make_shared<plugins::ConsumerIndex>();
+  if (!plugin_setup_.registry) {
+    consumer_index_ = index;
+    return;
+  }
+  const plugins::Registry& registry = *plugin_setup_.registry;
+  auto priority_of = [&registry](std::string_view name) { return registry.priority(name); };
+  plugins::ChainContext ctx = chain_context();
+  auto add_auth = [&](const std::shared_ptr<const plugins::Consumer>& consumer,
+                      const boost::json::object& plugins, const std::string& credential_id) {
+    for (const auto& [key, conf] : plugins) {
+      std::string_view name = key;
+      std::string_view field = auth_key_field(name);
+      const plugins::PluginKind* kind = registry.find(name);
+      if (field.empty() || kind == nullptr || !conf.is_object()) {
+        continue;
+      }
+      boost::json::value filled = conf;
+      filled.get_object().erase("_meta");
+      if (const schema::Schema* s = registry.consumer_schema_of(name)) {
+        if (auto err = s->validate(filled)) {
+          core::log_error("consumer ", consumer->username, ": plugin ", name, ": ", *err);
+          continue;
+        }
+      }
+      std::string value = string_field(filled, field);
+      if (value.empty() || is_unresolved_ref(value)) {
+        continue;  // fail closed (plugins.md §3.1)
+      }
+      index->add_auth(std::string(name), value,
+                      plugins::ConsumerAuth{consumer, credential_id, std::move(filled)});
+    }
+  };
+  for (const auto& [username, value] : consumers_) {
+    auto consumer = std::make_shared<plugins::Consumer>();
+    consumer->username = username;
+    consumer->group_id = string_field(value, "group_id");
+    if (const auto* labels = value.as_object().if_contains("labels")) {
+      consumer->custom_id = string_field(*labels, "custom_id");
+    }
+    plugins::PluginSet set;
+    if (!consumer->group_id.empty()) {
+      auto group = consumer_groups_.find(consumer->group_id);
+      if (group == consumer_groups_.end()) {
+        core::log_error("consumer ", username, ": consumer group ", consumer->group_id,
+                        " not found");
+      } else if (const auto* p = plugins_of(group->second)) {
+        set.add(*p, plugins::Origin::ConsumerGroup, consumer->group_id, priority_of);
+      }
+    }
+    const boost::json::object* own = plugins_of(value);
+    if (own != nullptr) {
+      set.add(*own, plugins::Origin::Consumer, username, priority_of);
+    }
+    std::vector<std::string> errors;
+    auto chain = plugins::build_chain(set.finish(), ctx, errors);
+    log_plugin_errors(errors);
+    auto mutable_chain = std::const_pointer_cast<plugins::CompiledChain>(chain);
+    for (const plugins::ChainEntry& e : set.entries()) {
+      if (e.disabled) {
+        if (const plugins::PluginKind* kind = registry.find(e.name)) {
+          mutable_chain->hides.push_back(kind->facts->name);
+        }
+      }
+    }
+    if (!chain->empty() || !chain->hides.empty()) {
+      consumer->chain = chain;
+    }
+    std::shared_ptr<const plugins::Consumer> shared = consumer;
+    index->add_consumer(shared);
+    if (own != nullptr) {
+      add_auth(shared, *own, "");
+    }
+    if (auto creds = credentials_.find(username); creds != credentials_.end()) {
+      for (const auto& [id, cred] : creds->second) {
+        if (const auto* p = plugins_of(cred)) {
+          add_auth(shared, *p, id);
+        }
+      }
+    }
+  }
+  consumer_index_ = index;
+}
+
+template <typename Touch>
+void SnapshotBuilder::apply_plugin_resources(const std::vector<PluginResourceChange>& changes,
+                                             Touch&& touch) {
+  if (changes.empty()) {
+    return;
+  }
+  bool globals = false;
+  bool consumers = false;
+  bool everything = false;
+  auto put = [](std::map<std::string, boost::json::value>& m, const PluginResourceChange& c) {
+    if (c.value) {
+      m[c.id] = *c.value;
+    } else {
+      m.erase(c.id);
+    }
+  };
+  for (const PluginResourceChange& c : changes) {
+    if (c.type == "plugin_configs") {
+      put(plugin_configs_, c);
+      if (auto it = routes_by_plugin_config_.find(c.id); it != routes_by_plugin_config_.end()) {
+        for (const std::string& route_id : it->second) {
+          touch(route_id, false);
+        }
+      }
+    } else if (c.type == "global_rules") {
+      put(global_rules_, c);
+      globals = true;
+    } else if (c.type == "consumer_groups") {
+      put(consumer_groups_, c);
+      consumers = true;
+    } else if (c.type == "consumers") {
+      size_t slash = c.id.find("/credentials/");
+      if (slash == std::string::npos) {
+        put(consumers_, c);
+        if (!c.value) {
+          credentials_.erase(c.id);
+        }
+      } else {
+        std::string username = c.id.substr(0, slash);
+        std::string cred = c.id.substr(slash + std::string_view("/credentials/").size());
+        if (c.value) {
+          credentials_[username][cred] = *c.value;
+        } else if (auto it = credentials_.find(username); it != credentials_.end()) {
+          it->second.erase(cred);
+        }
+      }
+      consumers = true;
+    } else if (c.type == "plugin_metadata") {
+      put(metadata_raw_, c);
+      metadata_.erase(c.id);
+      if (c.value && plugin_setup_.registry) {
+        boost::json::value filled = *c.value;
+        if (auto* obj = filled.if_object()) {
+          obj->erase("id");
+        }
+        const schema::Schema* s = plugin_setup_.registry->metadata_schema_of(c.id);
+        std::optional<std::string> err = s != nullptr ? s->validate(filled) : std::nullopt;
+        if (err) {
+          core::log_error("plugin_metadata ", c.id, ": ", *err);
+        } else {
+          metadata_[c.id] = std::move(filled);
+        }
+      }
+      everything = true;
+    }
+  }
+  if (everything) {
+    for (const auto& [id, entry] : routes_) {
+      touch(id, false);
+    }
+  }
+  if (globals || everything) {
+    rebuild_global_chain();
+  }
+  if (consumers || everything) {
+    rebuild_consumers();
+  }
 }
 
 void SnapshotBuilder::compile_route(const RouteEntry& entry, bool place,
@@ -852,6 +1192,14 @@ void SnapshotBuilder::compile_route(const RouteEntry& entry, bool place,
     compiled->error_status = 502;
     compiled->error_log = compiled->upstream->invalid;
   }
+  compiled->name = route.name;
+  compiled->service_id = route.service_id;
+  if (service != nullptr) {
+    compiled->service_name = string_field(service->service.raw, "name");
+  }
+  compiled->matched_uri = route.uris.empty() ? std::string() : route.uris.front();
+  compiled->matched_host = route.hosts.empty() ? std::string() : route.hosts.front();
+  compiled->plugins = compile_plugins(route, service);
   slots_.set(entry.slot, std::move(compiled));
 
   if (!place) {

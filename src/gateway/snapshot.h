@@ -7,6 +7,7 @@
 // slot. Consecutive snapshots share everything that did not change.
 
 #include <array>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,10 @@
 #include "core/result.h"
 #include "core/socket.h"
 #include "gateway/settings.h"
+#include "plugins/builtin.h"
+#include "plugins/consumers.h"
+#include "plugins/runner.h"
+#include "plugins/runtime.h"
 #include "router/route_table.h"
 #include "tls/tls_context.h"
 #include "upstream/balancer.h"
@@ -86,6 +91,14 @@ struct CompiledUpstream {
 
 struct CompiledRoute {
   std::string id;
+  std::string name;
+  std::string service_id;
+  std::string service_name;
+  std::string matched_uri;   // the first `uris` entry (prometheus' matched_uri label)
+  std::string matched_host;  // the first `hosts` entry, or ""
+  // The merged plugin chain of the route, its plugin_config and its service (plugins.md
+  // §1.3); null: none.
+  std::shared_ptr<const plugins::CompiledChain> plugins;
   std::shared_ptr<const CompiledUpstream> upstream;
   int error_status = 0;   // non-zero: answer this (e.g. 502 upstream_id not found, 503 none)
   std::string error_log;  // why, for the error log
@@ -127,6 +140,20 @@ struct Snapshot {
   RouteSlots routes;  // indexed by the router's payload
   // Some route's `vars` read `post_arg_*`: a small form body is read before matching.
   bool match_reads_form_body = false;
+  // The global rules' chain (plugins.md §1.3); null: none.
+  std::shared_ptr<const plugins::CompiledChain> global_plugins;
+  // Consumers, for auth plugins (plugins.md §3.1); never null once built.
+  std::shared_ptr<const plugins::ConsumerIndex> consumers;
+};
+
+// A change of a resource the plugin layer uses, as a provider reports it: type
+// "plugin_configs", "global_rules", "consumers" (id "<username>", or
+// "<username>/credentials/<id>" for a credential), "consumer_groups" or "plugin_metadata"
+// (id = plugin name). No value: removed.
+struct PluginResourceChange {
+  std::string type;
+  std::string id;
+  std::optional<boost::json::value> value;
 };
 
 // Resource changes, as a provider reports them: whole new objects by id, and removed ids.
@@ -138,9 +165,11 @@ struct ResourceChanges {
   std::vector<std::string> removed_services;
   std::vector<config::Upstream> upstreams;
   std::vector<std::string> removed_upstreams;
+  std::vector<PluginResourceChange> plugin_resources;
   bool empty() const {
     return routes.empty() && removed_routes.empty() && services.empty() &&
-           removed_services.empty() && upstreams.empty() && removed_upstreams.empty();
+           removed_services.empty() && upstreams.empty() && removed_upstreams.empty() &&
+           plugin_resources.empty();
   }
 };
 
@@ -193,6 +222,17 @@ class SnapshotBuilder {
   std::shared_ptr<const Snapshot> rebuild(std::shared_ptr<const RuntimeSettings> settings,
                                           uint64_t version);
 
+  // What plugin chains are compiled with: the enabled plugins, the state that outlives
+  // snapshots, config.yaml's plugin_attr, the etcd prefix. Unset: no plugin runs. Set before
+  // the first build.
+  struct PluginSetup {
+    std::shared_ptr<const plugins::Registry> registry;
+    std::shared_ptr<plugins::RuntimeState> runtime;
+    boost::json::object plugin_attr;
+    std::string prefix = "/apisix";
+  };
+  void set_plugins(PluginSetup setup) { plugin_setup_ = std::move(setup); }
+
   // Where domain nodes and discovered services get their nodes (not owned; may be null: then
   // such upstreams have no nodes). Set before the first build.
   void set_node_source(NodeSource* source) { node_source_ = source; }
@@ -238,6 +278,17 @@ class SnapshotBuilder {
   };
 
   std::shared_ptr<const Snapshot> publish(uint64_t version);
+  // Applies plugin resource changes; marks the routes to recompile with `touch`.
+  template <typename Touch>
+  void apply_plugin_resources(const std::vector<PluginResourceChange>& changes, Touch&& touch);
+  plugins::ChainContext chain_context() const;
+  std::shared_ptr<const plugins::CompiledChain> compile_plugins(const config::Route& route,
+                                                                const ServiceEntry* service);
+  void rebuild_global_chain();
+  // The plugin resources of a standalone file's document that differ from the builder's.
+  void diff_plugin_resources(const boost::json::value& raw,
+                             std::vector<PluginResourceChange>& out) const;
+  void rebuild_consumers();
   // Compiles `entry` into its slot; with `place`, also (re)places it in the route table.
   void compile_route(const RouteEntry& entry, bool place, std::vector<router::RouteSpec>& specs);
   void link(const config::Route& route, bool add);
@@ -282,6 +333,20 @@ class SnapshotBuilder {
       std::make_shared<upstream::EwmaStatsRegistry>();
   std::unordered_map<std::string, std::shared_ptr<upstream::LeastConnCounters>> least_conn_;
   std::unordered_set<std::string> health_keys_;  // keys given to health_
+
+  // Plugin resources (raw objects by id) and what was compiled from them.
+  PluginSetup plugin_setup_;
+  std::map<std::string, boost::json::value> plugin_configs_;
+  std::map<std::string, boost::json::value> global_rules_;
+  std::map<std::string, boost::json::value> consumer_groups_;
+  std::map<std::string, boost::json::value> consumers_;                           // by username
+  std::map<std::string, std::map<std::string, boost::json::value>> credentials_;  // by username
+  std::map<std::string, boost::json::value> metadata_raw_;                        // as stored
+  std::map<std::string, boost::json::value, std::less<>> metadata_;               // defaults filled
+  std::unordered_map<std::string, std::unordered_set<std::string>> routes_by_plugin_config_;
+  std::shared_ptr<const plugins::CompiledChain> global_chain_;
+  std::shared_ptr<const plugins::ConsumerIndex> consumer_index_ =
+      std::make_shared<plugins::ConsumerIndex>();
 };
 
 }  // namespace apisix::gateway

@@ -197,4 +197,11 @@ core::Task<void> Worker::housekeeping() {
   }
 }
 
+redis::RedisClients& Worker::redis() {
+  if (!redis_) {
+    redis_ = std::make_unique<redis::RedisClients>(loop_);
+  }
+  return *redis_;
+}
+
 }  // namespace apisix::gateway

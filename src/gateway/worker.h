@@ -14,6 +14,7 @@
 #include "gateway/access_log.h"
 #include "gateway/snapshot.h"
 #include "gateway/upstream_pool.h"
+#include "redis/client.h"
 
 namespace apisix::gateway {
 
@@ -64,6 +65,8 @@ class Worker {
   core::Loop& loop() { return loop_; }
   UpstreamPool& pool() { return pool_; }
   AccessLog& access_log() { return access_log_; }
+  // Redis clients of this worker (limit-count's redis policy), made on first use.
+  redis::RedisClients& redis();
   bool draining() const { return draining_; }
   SnapshotPin* pin();
   void unpin(SnapshotPin* pin);
@@ -82,6 +85,7 @@ class Worker {
   std::thread thread_;
   UpstreamPool pool_;
   AccessLog access_log_;
+  std::unique_ptr<redis::RedisClients> redis_;
   int access_log_fd_ = -1;
   SnapshotPin* current_ = nullptr;
   bool draining_ = false;

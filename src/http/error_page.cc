@@ -108,8 +108,7 @@ std::string head(int status, std::string_view server_header, std::string_view co
 
 }  // namespace
 
-std::string error_response(int status, std::string_view server_header, bool close,
-                           bool keep_alive_10, std::string_view extra_headers) {
+std::string error_page_body(int status, std::string_view server_header) {
   std::string title = std::to_string(status) + " ";
   title += reason_phrase(status);
   std::string body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n" +
@@ -117,6 +116,12 @@ std::string error_response(int status, std::string_view server_header, bool clos
                      std::string(server_header) +
                      "</center>\r\n<p><em>Powered by <a href=\"https://apisix.apache.org/\">"
                      "APISIX</a>.</em></p></body>\r\n</html>\r\n";
+  return body;
+}
+
+std::string error_response(int status, std::string_view server_header, bool close,
+                           bool keep_alive_10, std::string_view extra_headers) {
+  std::string body = error_page_body(status, server_header);
   return head(status, server_header, "text/html; charset=utf-8", body.size(), close, keep_alive_10,
               extra_headers) +
          body;

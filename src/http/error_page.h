@@ -10,6 +10,9 @@ namespace apisix::http {
 // The nginx reason phrase for `status` ("Bad Gateway"), or a generic one.
 std::string_view reason_phrase(int status);
 
+// The default HTML page body for an error `status` (nginx style, core.md §8.5).
+std::string error_page_body(int status, std::string_view server_header);
+
 // A complete response (status line, headers, body). `close` adds `Connection: close`;
 // `keep_alive_10` adds `Connection: keep-alive` (for HTTP/1.0 clients kept open).
 std::string error_response(int status, std::string_view server_header, bool close,
