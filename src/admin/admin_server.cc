@@ -935,6 +935,15 @@ std::optional<std::string> AdminServer::check_plugins(const json::value& plugins
         }
         return "failed to check the configuration of plugin " + std::string(name) + " err: " + *e;
       }
+    } else if (!stream && scope != PluginScope::Consumer && options_.check_plugin) {
+      json::value filled = conf;
+      if (s != nullptr) {
+        (void)s->validate(filled);  // accepted above: this only fills the defaults
+      }
+      filled.get_object().erase("_meta");
+      if (auto e = options_.check_plugin(name, filled)) {
+        return "failed to check the configuration of plugin " + std::string(name) + " err: " + *e;
+      }
     }
     if (!stream && meta_obj != nullptr) {
       if (const json::value* filter = meta_obj->if_contains("filter")) {

@@ -78,6 +78,11 @@ struct AdminOptions {
   // The plugins this gateway knows: both subsystems, any order. A `plugins` object naming a
   // plugin not listed here is refused (`unknown plugin [<name>]`).
   std::vector<PluginInfo> plugins;
+  // A plugin's own checks beyond its JSON schema (APISIX's check_schema, plugins.md §1.5): run
+  // on a route-side configuration the schema accepted (defaults filled, `_meta` removed);
+  // returns the error detail. Unset: none.
+  std::function<std::optional<std::string>(std::string_view name, const boost::json::value& conf)>
+      check_plugin;
   // PUT /apisix/admin/plugins/reload (§3.12.4): re-read the plugin list. Unset: nothing to do.
   std::function<void()> reload_plugins;
 };

@@ -617,9 +617,35 @@ std::vector<admin::PluginInfo> Server::admin_plugin_infos() {
   return out;
 }
 
+std::function<std::optional<std::string>(std::string_view, const boost::json::value&)>
+Server::plugin_checker() {
+  // Compiling an instance runs every check of the plugin; what it makes is thrown away.
+  auto registry = plugin_registry();
+  auto runtime = std::make_shared<plugins::RuntimeState>();
+  uint32_t workers = static_cast<uint32_t>(std::max(1, config_.worker_processes));
+  return [registry, runtime, workers](
+             std::string_view name, const boost::json::value& conf) -> std::optional<std::string> {
+    const plugins::PluginKind* kind = registry->find(name);
+    if (kind == nullptr) {
+      return std::nullopt;
+    }
+    plugins::CompileContext ctx;
+    ctx.resource_key = "/apisix/admin/check";
+    ctx.conf_version = "0";
+    ctx.runtime = runtime.get();
+    ctx.worker_count = workers;
+    auto compiled = kind->compile(conf, ctx);
+    if (!compiled) {
+      return compiled.error().context;
+    }
+    return std::nullopt;
+  };
+}
+
 Result<admin::AdminOptions> Server::admin_options() {
   admin::AdminOptions o;
   o.plugins = admin_plugin_infos();
+  o.check_plugin = plugin_checker();
   o.ip = config_.admin_listen.ip;
   o.port = config_.admin_listen.port;
   o.server_header = settings_->server_header;

@@ -64,6 +64,9 @@ class Server {
   // The enabled built-in plugins (config.yaml `plugins:`), made on first use.
   std::shared_ptr<const plugins::Registry> plugin_registry();
   std::vector<admin::PluginInfo> admin_plugin_infos();
+  // The Admin API's plugin_check: compiles a configuration with the plugin's compile().
+  std::function<std::optional<std::string>(std::string_view, const boost::json::value&)>
+  plugin_checker();
   void apply_admin_changes(const std::vector<admin::Change>& changes);
   // Opens the embedded store in PREFIX/data/store and loads what it holds into the Admin API.
   Result<void> open_embedded_store();
