@@ -59,7 +59,7 @@ std::vector<Resource> one_of_each(const TestCert& cert) {
        R"({"snis":["localhost","a.test"]})"},
       {"/apisix/admin/global_rules/gr1", R"({"plugins":{}})", R"({"plugins":{}})"},
       {"/apisix/admin/plugin_configs/pc1", R"({"plugins":{},"name":"pc"})", R"({"desc":"p"})"},
-      {"/apisix/admin/plugin_metadata/example-plugin", R"({"skey":"s","ikey":1})", ""},
+      {"/apisix/admin/plugin_metadata/echo", R"({"skey":"s","ikey":1})", ""},
       {"/apisix/admin/protos/p1", R"({"content":"syntax = \"proto3\"; message M {}"})", ""},
       {"/apisix/admin/secrets/vault/v1",
        R"({"uri":"http://127.0.0.1:8200","prefix":"kv/apisix","token":"t"})", R"({"token":"t2"})"},
@@ -115,8 +115,8 @@ TEST_F(AdminResources, EveryKindHasCrud) {
     EXPECT_EQ(parsed(r).at("total"), 1) << list << ": " << r.body;
   }
   // Plugin metadata carries its name as id and no timestamps; secrets "<manager>/<id>".
-  json::value meta = parsed(call("GET", "/apisix/admin/plugin_metadata/example-plugin"));
-  EXPECT_EQ(meta.at("value"), json::parse(R"({"skey":"s","ikey":1,"id":"example-plugin"})"));
+  json::value meta = parsed(call("GET", "/apisix/admin/plugin_metadata/echo"));
+  EXPECT_EQ(meta.at("value"), json::parse(R"({"skey":"s","ikey":1,"id":"echo"})"));
   EXPECT_EQ(parsed(call("GET", "/apisix/admin/secrets/vault/v1")).at("value").at("id"), "vault/v1");
   EXPECT_EQ(parsed(call("GET", "/apisix/admin/secrets/vault/v1")).at("value").at("token"), "t2");
 
