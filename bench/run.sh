@@ -30,6 +30,8 @@ Options (each also settable through the environment variable in brackets):
   -g, --gateway PATH      gateway binary                         [GATEWAY=bin/apisix-cpp,
                                                                   then build/release/bin/apisix-cpp]
   -w, --warmup S          unrecorded warm-up run per proxy, 0=off [WARMUP=1]
+      --no-plugins        skip APISIX's second scenario (limit-count +
+                          prometheus on the route)               [PLUGINS=0]
       --nginx-only        dry run: a second, identical nginx proxy takes the
                           gateway's place (ratios should be ~1.0) [NGINX_ONLY=1]
       --no-pin            do not pin processes to CPUs           [PIN=0]
@@ -60,6 +62,7 @@ THREADS=${THREADS:-1}
 GATEWAY=${GATEWAY:-}
 WARMUP=${WARMUP:-1}
 NGINX_ONLY=${NGINX_ONLY:-0}
+PLUGINS=${PLUGINS:-1}
 PIN=${PIN:-1}
 NICE=${NICE:-}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
@@ -79,6 +82,7 @@ while [[ $# -gt 0 ]]; do
         -w|--warmup)      need_arg "$@"; WARMUP=$2; shift 2 ;;
         --results-dir)    need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
         --nginx-only)     NGINX_ONLY=1; shift ;;
+        --no-plugins)     PLUGINS=0; shift ;;
         --no-pin)         PIN=0; shift ;;
         --nice)           need_arg "$@"; NICE=$2; shift 2 ;;
         --keep-tmp)       KEEP_TMP=1; shift ;;
@@ -229,6 +233,16 @@ B_PID=$NGINX_PID B_PORT=$NGINX_PORT
 declare -A T_LABEL=([A]=$A_LABEL [B]=$B_LABEL)
 declare -A T_PID=([A]=$A_PID [B]=$B_PID)
 declare -A T_PORT=([A]=$A_PORT [B]=$B_PORT)
+declare -A T_HOST=([A]="" [B]="")
+# P: the gateway's plugin route (APISIX's second scenario), measured in the same
+# rounds as the plugin-free gateway (A) and nginx (B).
+TARGETS=(A B)
+if [[ "$PLUGINS" == 1 && "$NGINX_ONLY" != 1 ]]; then
+    T_LABEL[P]="plugins" T_PID[P]=$A_PID T_PORT[P]=$A_PORT T_HOST[P]="limited.bench"
+    TARGETS=(A P B)
+else
+    PLUGINS=0
+fi
 
 mapfile -t WRK_PIN < <(pin_prefix "$WRK_CPU")
 
@@ -250,7 +264,9 @@ ANY_ERRORS=0
 WRK_PID=""
 run_wrk() {
     local t=$1 c=$2 secs=$3 out=$4 rc=0
-    "${WRK_PIN[@]}" wrk -t"$THREADS" -c"$c" -d"${secs}s" --latency \
+    local -a host=()
+    [[ -n "${T_HOST[$t]}" ]] && host=(-H "Host: ${T_HOST[$t]}")
+    "${WRK_PIN[@]}" wrk -t"$THREADS" -c"$c" -d"${secs}s" --latency "${host[@]}" \
         "http://127.0.0.1:${T_PORT[$t]}/hello" >"$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || rc=$?
@@ -300,15 +316,20 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 for c in "${CONN_LIST[@]}"; do
     if (( WARMUP > 0 )); then
         log "== warm-up at -c$c (${WARMUP}s per proxy, not recorded)"
-        for t in A B; do
+        for t in "${TARGETS[@]}"; do
             run_wrk "$t" "$c" "$WARMUP" "$BENCH_TMP/warmup-c$c-$t.txt"
         done
     fi
     log "== wrk -t$THREADS -c$c -d${DURATION}s --latency, $ROUNDS rounds"
     for ((r = 1; r <= ROUNDS; r++)); do
-        if (( r % 2 )); then order=(A B); else order=(B A); fi
-        measure "${order[0]}" "$c" "$r" 1
-        measure "${order[1]}" "$c" "$r" 2
+        # Rotate who goes first each round.
+        order=()
+        for ((i = 0; i < ${#TARGETS[@]}; i++)); do
+            order+=("${TARGETS[$(( (i + r - 1) % ${#TARGETS[@]} ))]}")
+        done
+        for ((i = 0; i < ${#order[@]}; i++)); do
+            measure "${order[$i]}" "$c" "$r" "$((i + 1))"
+        done
         printf '  c=%-4s round %d/%d  %s/%s ratios: req/s %s  req/CPU-s %s  p99 %s\n' \
             "$c" "$r" "$ROUNDS" "$A_LABEL" "$B_LABEL" \
             "$(fmt %.3f "$(div "$(field "$c" "$r" A 5)" "$(field "$c" "$r" B 5)")")" \
@@ -329,6 +350,26 @@ med_ratio() {
     for ((r = 1; r <= ROUNDS; r++)); do
         div "$(field "$c" "$r" A "$k")" "$(field "$c" "$r" B "$k")"
     done | grep -v nan | median
+}
+# med_ratio_of CONNS COLUMN X Y: median over rounds of the per-round X/Y ratio.
+med_ratio_of() {
+    local c=$1 k=$2 x=$3 y=$4 r
+    for ((r = 1; r <= ROUNDS; r++)); do
+        div "$(field "$c" "$r" "$x" "$k")" "$(field "$c" "$r" "$y" "$k")"
+    done | grep -v nan | median
+}
+PLUGIN_HEADER="| conns | plugins req/s | gateway req/s | nginx req/s | plugins/gateway req/s | plugins/nginx req/s | plugins req/CPU-s | plugins/gateway req/CPU-s | plugins/nginx req/CPU-s | plugins p99 ms | errors plugins |"
+PLUGIN_RULE="|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+plugin_rows() {
+    local c
+    for c in "${CONN_LIST[@]}"; do
+        printf '| %s | %s | %s | %s | **%s** | **%s** | %s | %s | %s | %s | %s |\n' "$c" \
+            "$(fmt %.0f "$(med "$c" P 5)")" "$(fmt %.0f "$(med "$c" A 5)")" "$(fmt %.0f "$(med "$c" B 5)")" \
+            "$(fmt %.3f "$(med_ratio_of "$c" 5 P A)")" "$(fmt %.3f "$(med_ratio_of "$c" 5 P B)")" \
+            "$(fmt %.0f "$(med "$c" P 10)")" \
+            "$(fmt %.3f "$(med_ratio_of "$c" 10 P A)")" "$(fmt %.3f "$(med_ratio_of "$c" 10 P B)")" \
+            "$(fmt %.3f "$(med "$c" P 6)")" "$(( $(total "$c" P 11) + $(total "$c" P 12) ))"
+    done
 }
 # ratio_range CONNS COLUMN: "min–max" of the per-round A/B ratio.
 ratio_range() {
@@ -428,6 +469,21 @@ was noisy during the run:
 |---:|---:|---:|---:|
 $(spread_rows)
 EOF
+    if [[ "$PLUGINS" == 1 ]]; then
+        cat <<EOF
+
+## Plugin scenario: limit-count + prometheus on the route
+
+APISIX's second benchmark: the same upstream through a route (Host:
+limited.bench) with \`limit-count\` (a limit never reached, key remote_addr)
+and \`prometheus\`, measured in the same rounds as the plugin-free route
+("gateway") and nginx. Ratios are medians of the per-round ratios.
+
+$PLUGIN_HEADER
+$PLUGIN_RULE
+$(plugin_rows)
+EOF
+    fi
     local c
     for c in "${CONN_LIST[@]}"; do
         cat <<EOF
@@ -453,6 +509,12 @@ echo "   (medians of $ROUNDS rounds; ratios = median of per-round $A/$B ratios)"
 echo
 { echo "$SUMMARY_HEADER"; echo "$SUMMARY_RULE"; summary_rows; } | column -t -s '|' -o '|' 2>/dev/null \
     || { echo "$SUMMARY_HEADER"; echo "$SUMMARY_RULE"; summary_rows; }
+if [[ "$PLUGINS" == 1 ]]; then
+    echo
+    echo "   plugin scenario (limit-count + prometheus on the route):"
+    { echo "$PLUGIN_HEADER"; echo "$PLUGIN_RULE"; plugin_rows; } | column -t -s '|' -o '|' 2>/dev/null \
+        || plugin_rows
+fi
 echo
 echo "   per-round ratio spread (min–max):"
 { echo "| conns | req/s ratio | p99 ratio | req/CPU-s ratio |"; echo "|---:|---:|---:|---:|"; spread_rows; } \

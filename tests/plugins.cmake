@@ -4,5 +4,6 @@
 file(GLOB _plugin_integration_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/plugins/*_test.cc)
 if(_plugin_integration_tests)
   apisix_integration_test(plugins_integration_test SOURCES ${_plugin_integration_tests})
-  target_link_libraries(plugins_integration_test PRIVATE apisix_test_redis apisix_test_prometheus)
+  target_link_libraries(plugins_integration_test PRIVATE apisix_test_redis apisix_test_prometheus
+    Boost::json)
 endif()

@@ -72,12 +72,20 @@ start_nginx() {
 # start_gateway CPU UPSTREAM_PORT: start the gateway in a prefix below
 # BENCH_TMP with a single route /hello -> upstream, wait for logs/listen,
 # check that it proxies "hello world", and set GATEWAY_PID / GATEWAY_PORT.
+# A second route, for Host: limited.bench, carries APISIX's second benchmark
+# scenario: limit-count (a limit never reached) + prometheus.
 start_gateway() {
-    local cpu=$1 upstream_port=$2 prefix pid deadline addr port
+    local cpu=$1 upstream_port=$2 prefix pid deadline addr port export_port=""
     local -a pin
     prefix="$BENCH_TMP/gateway"
     mkdir -p "$prefix/conf" "$prefix/logs"
-    cat >"$prefix/conf/config.yaml" <<'EOF'
+    pick_port export_port || die "no free port for the prometheus export server"
+    cat >"$prefix/conf/config.yaml" <<EOF
+plugin_attr:
+  prometheus:
+    export_addr:
+      ip: 127.0.0.1
+      port: $export_port
 apisix:
   node_listen:
     - ip: 127.0.0.1
@@ -99,6 +107,20 @@ EOF
 routes:
   - id: hello
     uri: /hello
+    upstream:
+      type: roundrobin
+      nodes:
+        "127.0.0.1:$upstream_port": 1
+  - id: limited
+    uri: /hello
+    host: limited.bench
+    plugins:
+      limit-count:
+        count: 2000000000
+        time_window: 60
+        rejected_code: 503
+        key: remote_addr
+      prometheus: {}
     upstream:
       type: roundrobin
       nodes:

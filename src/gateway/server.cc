@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "config/resource_parse.h"
+#include "plugins/prometheus/export_server.h"
+#include "plugins/prometheus/exporter.h"
 #include "core/log.h"
 #include "schema/core_schemas.h"
 #include "store/embedded_store.h"
@@ -278,6 +280,13 @@ Result<void> Server::start() {
     core::Endpoint shown;
     core::Endpoint::parse(config_.control.ip, control_api_->bound_port(), shown);
     listen_report += "control " + shown.to_string() + "\n";
+  }
+  if (auto started = start_prometheus_export(); !started) {
+    return started.error();
+  } else if (prometheus_export_) {
+    core::Endpoint shown;
+    core::Endpoint::parse(prometheus_ip_, prometheus_export_->bound_port(), shown);
+    listen_report += "prometheus " + shown.to_string() + "\n";
   }
 
   if (config_.enable_access_log) {
@@ -593,9 +602,53 @@ std::string random_letters(size_t n) {
 
 }  // namespace
 
+Result<void> Server::start_prometheus_export() {
+  // plugins.md §6.1: the exporter exists when the plugin is enabled; its export server too
+  // unless plugin_attr.prometheus.enable_export_server is false.
+  if (plugin_registry()->find("prometheus") == nullptr) {
+    return {};
+  }
+  const boost::json::object attrs = plugin_attr_of(config_.raw);
+  const boost::json::value* attr = attrs.if_contains("prometheus");
+  auto options = plugins::prometheus::ExportServerOptions::from_attr(attr);
+  if (!options) {
+    return Error::config("invalid config: " + options.error().context);
+  }
+  if (!options->enabled) {
+    return {};
+  }
+  options->server_header = settings_->server_header;
+  prometheus_ip_ = options->ip;
+  prometheus_export_ =
+      std::make_unique<plugins::prometheus::ExportServer>(plugins::prometheus::exporter());
+  const std::string where = options->ip + ":" + std::to_string(options->port);
+  if (auto started = prometheus_export_->start(control_, std::move(options.value())); !started) {
+    // Not fatal: the gateway serves traffic without the export server (several gateways on
+    // one host share the default port).
+    prometheus_export_.reset();
+    core::log_error("prometheus export server: cannot listen on ", where, ": ",
+                    started.error().context, "; metrics are not exported");
+  }
+  return {};
+}
+
 std::shared_ptr<const plugins::Registry> Server::plugin_registry() {
   if (!plugin_registry_) {
     plugin_registry_ = std::make_shared<const plugins::Registry>(&config_.plugins);
+    if (plugin_registry_->find("prometheus") != nullptr) {
+      // The process's metric set, sharded per worker, before any instance is compiled.
+      const boost::json::object attrs = plugin_attr_of(config_.raw);
+      uint32_t workers = static_cast<uint32_t>(std::max(1, config_.worker_processes));
+      auto options =
+          plugins::prometheus::ExporterOptions::from_attr(attrs.if_contains("prometheus"), workers);
+      if (!options) {
+        core::log_error("plugin_attr.prometheus: ", options.error().context,
+                        "; the defaults are used");
+        options = plugins::prometheus::ExporterOptions{};
+        options->worker_count = workers;
+      }
+      plugins::prometheus::init_exporter(std::move(options.value()));
+    }
   }
   return plugin_registry_;
 }

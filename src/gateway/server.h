@@ -18,6 +18,7 @@
 #include "gateway/snapshot.h"
 #include "gateway/store_follower.h"
 #include "gateway/worker.h"
+#include "plugins/prometheus/export_server.h"
 #include "upstream/health_checker.h"
 
 namespace apisix::gateway {
@@ -63,6 +64,8 @@ class Server {
   Result<admin::AdminOptions> admin_options();
   // The enabled built-in plugins (config.yaml `plugins:`), made on first use.
   std::shared_ptr<const plugins::Registry> plugin_registry();
+  // The prometheus export server on the control loop (plugins.md §6.1), when enabled.
+  Result<void> start_prometheus_export();
   std::vector<admin::PluginInfo> admin_plugin_infos();
   // The Admin API's plugin_check: compiles a configuration with the plugin's compile().
   std::function<std::optional<std::string>(std::string_view, const boost::json::value&)>
@@ -106,6 +109,8 @@ class Server {
   // After control_: they run on it and must go first.
   std::unique_ptr<upstream::HealthChecker> health_checker_;
   std::unique_ptr<admin::ControlServer> control_api_;
+  std::unique_ptr<plugins::prometheus::ExportServer> prometheus_export_;
+  std::string prometheus_ip_;
   // Resolves domain nodes and dns discovery on control_; its answers recompile the upstreams
   // that use them (core.md §7.3, §7.4).
   std::unique_ptr<DnsNodeSource> node_source_;

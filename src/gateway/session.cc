@@ -495,6 +495,7 @@ Task<Session::After> Session::handle(const Snapshot& snap, const http::RequestHe
   vars.set_body(form_body);
   router::MatchRequest match{path, host, head.method_text, &vars, remote_ip_, head.host, &params_};
   int64_t payload = snap.router->match(match);
+  vars.set_params(&params_);  // uri_param_* of the matched route, for plugins
 
   const CompiledRoute* matched =
       payload == router::RouteTable::kNoMatch ? nullptr : &snap.routes[payload];
@@ -885,6 +886,9 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       try_start = loop_.now();
       --tries_left;
       node = &up.nodes[index];
+      if (preq_ != nullptr) {
+        preq_->outcome.upstream_addr = node->endpoint.to_string();  // $balancer_ip/_port
+      }
       if (logging_) {
         if (!record_.upstream_addr.empty()) {
           record_.upstream_addr += ", "sv;
@@ -1406,7 +1410,6 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
   if (preq_ != nullptr) {
     preq_->outcome.proxied = true;
     preq_->outcome.bytes_sent = client_bytes_ - bytes_before_head;
-    preq_->outcome.upstream_addr = node->endpoint.to_string();
     preq_->outcome.upstream_latency =
         std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - try_start);
   }

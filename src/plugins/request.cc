@@ -107,6 +107,25 @@ VarValue Request::get(const router::VarRef& ref) const {
       status_text_[2] = static_cast<char>('0' + s % 10);
       return VarValue::string(std::string_view(status_text_, 3));
     }
+    if (n == "upstream_addr" || n == "balancer_ip" || n == "balancer_port") {
+      // "ip:port" of the node tried last ("[v6]:port" for IPv6).
+      std::string_view addr = outcome.upstream_addr;
+      if (addr.empty()) {
+        return VarValue::nil();
+      }
+      if (n == "upstream_addr") {
+        return VarValue::string(addr);
+      }
+      size_t colon = addr.rfind(':');
+      if (colon == std::string_view::npos) {
+        return n == "balancer_ip" ? VarValue::string(addr) : VarValue::nil();
+      }
+      std::string_view ip = addr.substr(0, colon);
+      if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') {
+        ip = ip.substr(1, ip.size() - 2);
+      }
+      return VarValue::string(n == "balancer_ip" ? ip : addr.substr(colon + 1));
+    }
     if (n == "upstream_uri" && upstream_uri_) {
       return VarValue::string(*upstream_uri_);
     }

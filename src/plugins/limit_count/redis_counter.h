@@ -20,6 +20,12 @@
 //    Result; whether the request then passes (allow_degradation) is the caller's decision.
 //    Nothing is retried: INCRBY is not idempotent.
 //
+// The sliding window (`window_type: "sliding"`, sliding_window.h) keeps one Redis key per
+// counter key and window, "plugin-limit-count:<key>.<window id>.counter", with a TTL of two
+// windows. The previous window's count is read with GET (it no longer changes), then one
+// script decides and increments the current window's counter only when the request is
+// admitted; both touch a single key each, as Redis Cluster would need.
+//
 // Threads: one RedisCounter per RedisClient, used on that client's loop only.
 
 #include <chrono>
@@ -43,8 +49,17 @@ class RedisCounter {
   core::Task<Result<CountResult>> incoming(std::string key, int64_t count,
                                            std::chrono::seconds window, int64_t cost = 1);
 
+  // The sliding-window decision for `key` at wall-clock time `now` (windows aligned to the
+  // epoch), with `count` requests per `window`.
+  core::Task<Result<CountResult>> incoming_sliding(std::string key, int64_t count,
+                                                   std::chrono::seconds window,
+                                                   std::chrono::system_clock::time_point now,
+                                                   int64_t cost = 1);
+
   // The Redis key that holds the counter of `key`.
   static std::string redis_key(std::string_view key);
+  // The Redis key of `key`'s sliding-window counter for window `window_id`.
+  static std::string sliding_key(std::string_view key, int64_t window_id);
 
  private:
   redis::RedisClient& client_;
