@@ -650,10 +650,10 @@ Task<Session::After> Session::handle_plugins(const Snapshot& snap, const Compile
 
   // rewrite: global rules, the route's chain, then the consumer's plugins (§1.2 steps 1-4).
   plugins::PhaseResult exit;
-  if (global != nullptr) {
+  if (global != nullptr && global->has(Phase::Rewrite)) {
     exit = co_await plugins::run_request_phase(Phase::Rewrite, global_view_, req, false, chain);
   }
-  if (!exit && route != nullptr && chain != nullptr) {
+  if (!exit && route != nullptr && chain != nullptr && chain->has(Phase::Rewrite)) {
     exit = co_await plugins::run_request_phase(Phase::Rewrite, chain_view_, req);
   }
   if (!exit && route != nullptr && req.consumer() != nullptr && req.consumer()->chain != nullptr) {
@@ -662,10 +662,11 @@ Task<Session::After> Session::handle_plugins(const Snapshot& snap, const Compile
     exit = co_await plugins::run_request_phase(Phase::Rewrite, chain_view_, req, true);
   }
   // access (steps 5-6)
-  if (!exit && global != nullptr) {
+  const bool merged = chain_view_.merged != nullptr;
+  if (!exit && global != nullptr && global->has(Phase::Access)) {
     exit = co_await plugins::run_request_phase(Phase::Access, global_view_, req, false, chain);
   }
-  if (!exit && route != nullptr) {
+  if (!exit && route != nullptr && (merged || (chain != nullptr && chain->has(Phase::Access)))) {
     exit = co_await plugins::run_request_phase(Phase::Access, chain_view_, req);
   }
   After after = After::Close;
@@ -687,11 +688,11 @@ Task<Session::After> Session::handle_plugins(const Snapshot& snap, const Compile
     after = co_await send_generated(route->error_status, std::nullopt, no_fields, !keep);
   } else {
     // before_proxy (step 7): once, before the first try.
-    if (global != nullptr) {
+    if (global != nullptr && global->has(Phase::BeforeProxy)) {
       exit =
           co_await plugins::run_request_phase(Phase::BeforeProxy, global_view_, req, false, chain);
     }
-    if (!exit) {
+    if (!exit && (merged || (chain != nullptr && chain->has(Phase::BeforeProxy)))) {
       exit = co_await plugins::run_request_phase(Phase::BeforeProxy, chain_view_, req);
     }
     if (exit) {
@@ -887,13 +888,13 @@ Task<Session::After> Session::proxy(const Snapshot& snap, const CompiledRoute& r
       --tries_left;
       node = &up.nodes[index];
       if (preq_ != nullptr) {
-        preq_->outcome.upstream_addr = node->endpoint.to_string();  // $balancer_ip/_port
+        preq_->outcome.upstream_addr = node->address;  // $balancer_ip/_port
       }
       if (logging_) {
         if (!record_.upstream_addr.empty()) {
           record_.upstream_addr += ", "sv;
         }
-        record_.upstream_addr += node->endpoint.to_string();
+        record_.upstream_addr += node->address;
       }
       if (!single_node) {
         tried.add(static_cast<uint32_t>(index));

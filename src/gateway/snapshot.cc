@@ -46,6 +46,7 @@ void add_node(const config::Upstream& up, std::string host, const std::string& i
     return;  // a NodeSource only hands out IP literals; a bad one is dropped
   }
   n.port = port;
+  n.address = n.endpoint.to_string();
   n.weight = weight;
   n.priority = priority;
   n.host_header = host;

@@ -51,6 +51,7 @@ struct UpstreamNode {
   int weight = 1;
   int priority = 0;
   core::Endpoint endpoint;
+  std::string address;      // endpoint as text, "ip:port" ($upstream_addr)
   std::string host_header;  // for pass_host "node": host, plus ":port" unless the default
   std::string pool_key;     // "http#ip#port": connections are pooled per key (https adds
                             // "#<SNI>" and the client certificate per request, core.md §7.9)

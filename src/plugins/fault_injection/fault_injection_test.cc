@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/proxy_rewrite/test_request.h"
+#include "plugins/testing.h"
 
 namespace apisix::plugins {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/proxy_rewrite/test_request.h"
+#include "plugins/testing.h"
 
 namespace apisix::plugins {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/proxy_rewrite/test_request.h"
+#include "plugins/testing.h"
 #include "plugins/proxy_rewrite/uri_rewrite.h"
 
 namespace apisix::plugins {

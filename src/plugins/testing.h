@@ -1,7 +1,7 @@
 #pragma once
-// Test support for plugin unit tests (proxy-rewrite, redirect, request-id, ip-restriction,
-// fault-injection, mocking): a Request built from a raw request head, and a way to run a
-// phase coroutine to its end on a private event loop. Header-only; used by tests only.
+// Test support for plugin unit tests: a Request built from a raw request head, a plugin
+// compiled from JSON text through its schema, and a way to run a phase coroutine to its end
+// on a private event loop. Header-only; used by tests only.
 
 #include <chrono>
 #include <memory>
