@@ -91,6 +91,25 @@ Result<std::shared_ptr<const Plugin>> compile(std::string_view conf,
   return T::compile(value, ctx);
 }
 
+// compile<T>() that fails the test (not fatally) when the schema or T::compile refuses `conf`,
+// and then returns null.
+template <typename T>
+std::shared_ptr<const Plugin> compile_or_null(std::string_view conf) {
+  auto compiled = compile<T>(conf);
+  EXPECT_TRUE(compiled) << compiled.error().context;
+  return compiled ? *compiled : nullptr;
+}
+
+// Runs a request phase that is expected to finish without suspending (no loop needed);
+// fails the test when it suspends.
+inline PhaseResult run_now(core::Task<PhaseResult> task) {
+  std::optional<PhaseResult> out;
+  auto body = [&]() -> core::Task<void> { out = co_await std::move(task); };
+  core::spawn(body());
+  EXPECT_TRUE(out.has_value()) << "the phase suspended";
+  return out.value_or(PhaseResult{});
+}
+
 // Runs one phase coroutine to its end on a private loop (set as request.loop); fails the test
 // when it has not finished after `limit`.
 template <typename Phase>

@@ -6,11 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
@@ -20,28 +16,8 @@ using namespace std::chrono_literals;
 // `curl -u johndoe:john-key` sends this.
 constexpr std::string_view kJohnAuthorization = "Basic am9obmRvZTpqb2huLWtleQ==";
 
-class BasicAuthPlugin : public ::testing::Test {
+class BasicAuthPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
-  void write(std::string_view method, std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, method, path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201)
-        << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-
-  std::string route(const std::string& plugins) const {
-    return R"({"uri":"/anything","plugins":)" + plugins +
-           R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() + R"(":1}}})";
-  }
-
   // Consumer johndoe with credential cred-john-basic-auth: johndoe / john-key.
   void add_john(const std::string& consumer = R"({"username":"johndoe"})") {
     write("PUT", "/apisix/admin/consumers", consumer);
@@ -49,23 +25,19 @@ class BasicAuthPlugin : public ::testing::Test {
           R"({"plugins":{"basic-auth":{"username":"johndoe","password":"john-key"}}})");
   }
 
+  // GET /anything with `authorization` (none when empty).
   HttpResponse get(std::string_view authorization = {}) {
-    Headers headers{{"Host", "example.com"}};
+    Headers headers;
     if (!authorization.empty()) {
       headers.add("Authorization", std::string(authorization));
     }
-    return http_get(port_, "/anything", headers);
+    return PluginTest::get("/anything", headers);
   }
 
   void wait_status(std::string_view authorization, int status) {
-    ASSERT_TRUE(wait_until([&] { return get(authorization).status == status; }, 5s))
-        << "last: " << get(authorization).describe();
+    wait_for_response([&] { return get(authorization); },
+                      [&](const HttpResponse& r) { return r.status == status; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Implement Basic Authentication on Route".

@@ -6,37 +6,16 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class ConsumerRestrictionPlugin : public ::testing::Test {
+class ConsumerRestrictionPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
-  void write(std::string_view method, std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, method, path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201)
-        << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-
-  std::string upstream() const {
-    return R"({"type":"roundrobin","nodes":{")" + upstream_.address() + R"(":1}})";
-  }
+  std::string upstream() const { return upstream_of(upstream_); }
 
   // A consumer `name` (extra consumer fields in `rest`) with a key-auth credential.
   void add_consumer(const std::string& name, const std::string& key, const std::string& rest = "") {
@@ -54,14 +33,9 @@ class ConsumerRestrictionPlugin : public ::testing::Test {
 
   void wait_status(std::string_view method, std::string_view target, std::string_view key,
                    int status) {
-    ASSERT_TRUE(wait_until([&] { return send(method, target, key).status == status; }, 5s))
-        << "last: " << send(method, target, key).describe();
+    wait_for_response([&] { return send(method, target, key); },
+                      [&](const HttpResponse& r) { return r.status == status; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Restrict Access by Consumers".

@@ -7,41 +7,16 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
 #include "tests/harness/http_codec.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class CorsPlugin : public ::testing::Test {
+class CorsPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
-  void write(std::string_view method, std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, method, path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201)
-        << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-
-  // The examples' route: /anything to the local upstream with `plugins`.
-  std::string route(const std::string& plugins) const {
-    return R"({"uri":"/anything","plugins":)" + plugins +
-           R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() + R"(":1}}})";
-  }
-
   HttpResponse request(std::string_view method, std::string_view origin, Headers headers = {}) {
     headers.add("Host", "example.com");
     if (!origin.empty()) {
@@ -52,16 +27,10 @@ class CorsPlugin : public ::testing::Test {
 
   // Waits until `origin` gets `allowed` as Access-Control-Allow-Origin (configuration applied).
   void wait_allowed(std::string_view origin, std::string_view allowed) {
-    ASSERT_TRUE(wait_until(
-        [&] { return request("GET", origin).header("Access-Control-Allow-Origin") == allowed; },
-        5s))
-        << request("GET", origin).raw_head;
+    wait_for_response(
+        [&] { return request("GET", origin); },
+        [&](const HttpResponse& r) { return r.header("Access-Control-Allow-Origin") == allowed; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Enable CORS for a Route".

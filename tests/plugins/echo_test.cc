@@ -9,12 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
 #include "tests/harness/http_codec.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
@@ -23,7 +19,7 @@ using namespace std::chrono_literals;
 
 constexpr size_t kMaxRead = size_t{64} << 10;  // bytes read_until may collect
 
-class EchoPlugin : public ::testing::Test {
+class EchoPlugin : public PluginTest {
  protected:
   void SetUp() override {
     upstream_.set_handler([this](const RecordedRequest& r, ResponseWriter& w) {
@@ -42,30 +38,15 @@ class EchoPlugin : public ::testing::Test {
         w.respond(200, {{"Content-Type", "text/plain"}, {"ETag", "\"v1\""}}, "hello world\n");
       }
     });
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
+    PluginTest::SetUp();
   }
 
   void put_route(const std::string& uris, const std::string& echo) {
-    std::string body = R"({"uris":)" + uris + R"(,"plugins":{"echo":)" + echo +
-                       R"(},"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() +
-                       R"(":1}}})";
-    HttpResponse r = admin_call(admin_, "PUT", "/apisix/admin/routes/1", body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.describe() << " " << r.body;
+    write("PUT", "/apisix/admin/routes/1",
+          R"({"uris":)" + uris + R"(,"plugins":{"echo":)" + echo + R"(},"upstream":)" +
+              upstream_of(upstream_) + "}");
   }
 
-  HttpResponse get(std::string_view target) {
-    return http_get(port_, target, {{"Host", "example.com"}});
-  }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
   std::promise<void> release_promise_;
   std::shared_future<void> release_ = release_promise_.get_future().share();
 };

@@ -7,52 +7,24 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class FaultInjectionPlugin : public ::testing::Test {
+class FaultInjectionPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
   HttpResponse put_route(const std::string& plugins) {
-    return admin_call(admin_, "PUT", "/apisix/admin/routes/fault-injection-route",
-                      R"({"uri":"/anything","plugins":)" + plugins +
-                          R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() +
-                          R"(":1}}})");
+    return admin_call(admin_, "PUT", "/apisix/admin/routes/fault-injection-route", route(plugins));
   }
 
   // Waits until GET `target` is answered with `status` (the route is applied).
   HttpResponse answered(std::string_view target, int status) {
-    HttpResponse last;
-    bool seen = wait_until(
-        [&] {
-          last = http_get(port_, target);
-          return last.status == status;
-        },
-        5s);
-    EXPECT_TRUE(seen) << "last: " << last.describe();
-    return last;
+    return wait_for_response([&] { return http_get(port_, target); },
+                             [&](const HttpResponse& r) { return r.status == status; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Inject Faults".

@@ -7,52 +7,24 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class IpRestrictionPlugin : public ::testing::Test {
+class IpRestrictionPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
   HttpResponse put_route(const std::string& plugins) {
-    return admin_call(admin_, "PUT", "/apisix/admin/routes/ip-restriction-route",
-                      R"({"uri":"/anything","plugins":)" + plugins +
-                          R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() +
-                          R"(":1}}})");
+    return admin_call(admin_, "PUT", "/apisix/admin/routes/ip-restriction-route", route(plugins));
   }
 
   // Waits until GET /anything is answered with `status` (the route is applied).
   HttpResponse answered(int status) {
-    HttpResponse last;
-    bool seen = wait_until(
-        [&] {
-          last = http_get(port_, "/anything");
-          return last.status == status;
-        },
-        5s);
-    EXPECT_TRUE(seen) << "last: " << last.describe();
-    return last;
+    return wait_for_response([&] { return http_get(port_, "/anything"); },
+                             [&](const HttpResponse& r) { return r.status == status; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Restrict Access by Whitelisting": 127.0.0.1 is not in 192.168.0.1/24.

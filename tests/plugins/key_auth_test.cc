@@ -7,40 +7,15 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class KeyAuthPlugin : public ::testing::Test {
+class KeyAuthPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
-  void write(std::string_view method, std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, method, path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201)
-        << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-
-  // The route of the examples: /anything to the local upstream with `plugins`.
-  std::string route(const std::string& plugins) const {
-    return R"({"uri":"/anything","plugins":)" + plugins +
-           R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() + R"(":1}}})";
-  }
-
   // Consumer jack with credential cred-jack-key-auth holding jack-key.
   void add_jack(const std::string& consumer = R"({"username":"jack"})") {
     write("PUT", "/apisix/admin/consumers", consumer);
@@ -48,21 +23,11 @@ class KeyAuthPlugin : public ::testing::Test {
           R"({"plugins":{"key-auth":{"key":"jack-key"}}})");
   }
 
-  HttpResponse get(std::string_view target, Headers headers = {}) {
-    headers.add("Host", "example.com");
-    return http_get(port_, target, headers);
-  }
-
   // Waits until the route answers `target` with `status` (the configuration is applied).
   void wait_status(std::string_view target, const Headers& headers, int status) {
-    ASSERT_TRUE(wait_until([&] { return get(target, headers).status == status; }, 5s))
-        << "last: " << get(target, headers).describe();
+    wait_for_response([&] { return get(target, headers); },
+                      [&](const HttpResponse& r) { return r.status == status; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Implement Key Authentication on Route".

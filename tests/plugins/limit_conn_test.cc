@@ -15,41 +15,13 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
 #include "tests/harness/redis_server.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Gateway {
-  GatewayProcess process;
-  uint16_t admin = 0;
-  uint16_t port = 0;
-
-  ::testing::AssertionResult start(int workers = 1) {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(workers);
-    auto started = process.start(options);
-    if (started) {
-      admin = process.admin_port();
-      port = process.http_port();
-    }
-    return started;
-  }
-  ::testing::AssertionResult put(const std::string& path, const std::string& body) {
-    HttpResponse r = admin_call(admin, "PUT", path, body);
-    if (r.status == 200 || r.status == 201) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << "PUT " << path << ": " << r.describe() << " " << r.body;
-  }
-};
 
 // An upstream that holds each request until release() (requests whose target mentions
 // "probe" are answered at once), counting the ones it holds.
@@ -85,21 +57,6 @@ class HoldingUpstream {
   int held_ = 0;
   UpstreamServer server_;  // last: stopped (its threads joined) before the members above go
 };
-
-std::string route(const std::string& uri, const std::string& plugins,
-                  const std::string& upstream_address) {
-  return R"({"uri":")" + uri + R"(","plugins":)" + plugins +
-         R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_address + R"(":1}}})";
-}
-
-HttpResponse get(uint16_t port, const std::string& target, Headers headers = {}) {
-  headers.add("Host", "example.com");
-  return http_get(port, target, headers);
-}
-
-bool routed(uint16_t port, const std::string& target, const Headers& headers = {}) {
-  return wait_until([&] { return get(port, target, headers).status == 200; }, 5s);
-}
 
 // Requests sent at once, each on its own connection and thread; statuses as they finish.
 class Concurrent {

@@ -11,58 +11,13 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
 #include "tests/harness/redis_server.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A gateway with the Admin API (embedded provider) and `workers` worker threads.
-struct Gateway {
-  GatewayProcess process;
-  uint16_t admin = 0;
-  uint16_t port = 0;
-
-  ::testing::AssertionResult start(int workers = 1) {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(workers);
-    auto started = process.start(options);
-    if (started) {
-      admin = process.admin_port();
-      port = process.http_port();
-    }
-    return started;
-  }
-  ::testing::AssertionResult put(const std::string& path, const std::string& body) {
-    HttpResponse r = admin_call(admin, "PUT", path, body);
-    if (r.status == 200 || r.status == 201) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << "PUT " << path << ": " << r.describe() << " " << r.body;
-  }
-};
-
-std::string upstream_of(const UpstreamServer& upstream) {
-  return R"({"type":"roundrobin","nodes":{")" + upstream.address() + R"(":1}})";
-}
-
-// A route for `uri` with `plugins` (a JSON object) proxying to `upstream`.
-std::string route(const std::string& uri, const std::string& plugins,
-                  const UpstreamServer& upstream, const std::string& extra = "") {
-  return R"({"uri":")" + uri + R"(","plugins":)" + plugins + R"(,"upstream":)" +
-         upstream_of(upstream) + extra + "}";
-}
-
-HttpResponse get(uint16_t port, const std::string& target, Headers headers = {}) {
-  headers.add("Host", "example.com");
-  return http_get(port, target, headers);
-}
 
 // The first response of `target` that the route (not the 404 of an unknown route) answered.
 // Routes apply a moment after the Admin API wrote them; with one worker, every later request

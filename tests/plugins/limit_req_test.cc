@@ -9,63 +9,13 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
-#include "tests/harness/raw_client.h"
 #include "tests/harness/redis_server.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Gateway {
-  GatewayProcess process;
-  uint16_t admin = 0;
-  uint16_t port = 0;
-
-  ::testing::AssertionResult start(int workers = 1) {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(workers);
-    auto started = process.start(options);
-    if (started) {
-      admin = process.admin_port();
-      port = process.http_port();
-    }
-    return started;
-  }
-  ::testing::AssertionResult call(const std::string& method, const std::string& path,
-                                  const std::string& body) {
-    HttpResponse r = admin_call(admin, method, path, body);
-    if (r.status == 200 || r.status == 201) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure()
-           << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-  ::testing::AssertionResult put(const std::string& path, const std::string& body) {
-    return call("PUT", path, body);
-  }
-};
-
-std::string route(const std::string& uri, const std::string& plugins,
-                  const UpstreamServer& upstream) {
-  return R"({"uri":")" + uri + R"(","plugins":)" + plugins +
-         R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream.address() + R"(":1}}})";
-}
-
-HttpResponse get(uint16_t port, const std::string& target, Headers headers = {}) {
-  headers.add("Host", "example.com");
-  return http_get(port, target, headers);
-}
-
-// Waits until the route answers a probe (a request counted by a key of its own, so that the
-// requests under test find their bucket untouched).
-bool routed(uint16_t port, const std::string& target, Headers probe) {
-  return wait_until([&] { return get(port, target, probe).status == 200; }, 5s);
-}
 
 // Doc: "Apply Rate Limiting by Remote Address": 1 QPS, no burst, nodelay.
 TEST(LimitReqPlugin, OneRequestPerSecondPerRemoteAddress) {

@@ -8,43 +8,21 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
 #include "tests/harness/http_codec.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class ProxyRewritePlugin : public ::testing::Test {
+class ProxyRewritePlugin : public PluginTest {
  protected:
-  void SetUp() override { start(embedded_admin_config(1)); }
-
-  void start(const std::string& config_yaml) {
-    GatewayOptions options;
-    options.config_yaml = config_yaml;
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
-  void write(std::string_view method, std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, method, path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201)
-        << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-
   // The examples' route: `uri` to the local upstream with `plugins`.
   void put_route(const std::string& uri, const std::string& plugins,
                  const std::string& extra = {}) {
     write("PUT", "/apisix/admin/routes/proxy-rewrite-route",
-          R"({"uri":")" + uri + R"(","plugins":)" + plugins + extra +
-              R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() + R"(":1}}})");
+          test::route(uri, plugins, upstream_, extra));
   }
 
   HttpResponse send(std::string_view method, std::string_view target, Headers headers = {}) {
@@ -76,11 +54,6 @@ class ProxyRewritePlugin : public ::testing::Test {
     EXPECT_TRUE(seen) << "upstream got " << last.method << " " << last.target;
     return last;
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Rewrite Host Header".

@@ -7,37 +7,18 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
 #include "tests/harness/http_codec.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-class RedirectPlugin : public ::testing::Test {
+class RedirectPlugin : public PluginTest {
  protected:
-  void SetUp() override { start({}); }
-
-  void start(std::string_view extra_yaml) {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1, extra_yaml);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
   void put_route(const std::string& uri, const std::string& plugins) {
-    HttpResponse r = admin_call(admin_, "PUT", "/apisix/admin/routes/1",
-                                R"({"uri":")" + uri + R"(","plugins":)" + plugins +
-                                    R"(,"upstream":{"type":"roundrobin","nodes":{")" +
-                                    upstream_.address() + R"(":1}}})");
-    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.describe() << " " << r.body;
+    write("PUT", "/apisix/admin/routes/1", test::route(uri, plugins, upstream_));
   }
 
   HttpResponse send(std::string_view method, std::string_view target, Headers headers = {}) {
@@ -47,21 +28,9 @@ class RedirectPlugin : public ::testing::Test {
 
   // Waits until GET `target` is answered with `status` (the route is applied).
   HttpResponse answered(std::string_view target, int status, Headers headers = {}) {
-    HttpResponse last;
-    bool seen = wait_until(
-        [&] {
-          last = send("GET", target, headers);
-          return last.status == status;
-        },
-        5s);
-    EXPECT_TRUE(seen) << "last: " << last.describe();
-    return last;
+    return wait_for_response([&] { return send("GET", target, headers); },
+                             [&](const HttpResponse& r) { return r.status == status; });
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Enable Plugin" / "Example usage": a fixed URI with ret_code 301.

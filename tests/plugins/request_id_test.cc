@@ -8,12 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
-#include "tests/harness/gateway_process.h"
 #include "tests/harness/http_codec.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
@@ -26,26 +22,14 @@ bool matches(const std::string& text, const char* pattern) {
 
 constexpr const char* kUuid = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
 
-class RequestIdPlugin : public ::testing::Test {
+class RequestIdPlugin : public PluginTest {
  protected:
-  void SetUp() override {
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
-  }
-
   void write(std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, "PUT", path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201) << path << ": " << r.describe() << r.body;
+    PluginTest::write("PUT", path, body);
   }
 
   void put_route(const std::string& plugins) {
-    write("/apisix/admin/routes/request-id-route",
-          R"({"uri":"/anything","plugins":)" + plugins +
-              R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() + R"(":1}}})");
+    write("/apisix/admin/routes/request-id-route", route(plugins));
   }
 
   HttpResponse send(Headers headers = {}) {
@@ -55,26 +39,15 @@ class RequestIdPlugin : public ::testing::Test {
 
   // Waits until the response carries `header` (the route is applied) and returns it.
   HttpResponse with_header(std::string_view header, Headers headers = {}) {
-    HttpResponse last;
-    bool seen = wait_until(
-        [&] {
-          last = send(headers);
-          return last.status == 200 && last.headers.has(header);
-        },
-        5s);
-    EXPECT_TRUE(seen) << "last: " << last.describe() << "\n" << last.raw_head;
-    return last;
+    return wait_for_response(
+        [&] { return send(headers); },
+        [&](const HttpResponse& r) { return r.status == 200 && r.headers.has(header); });
   }
 
   std::string upstream_saw(std::string_view header) {
     auto got = upstream_.last_request();
     return got ? got->headers.value_or_empty(header) : "(no request)";
   }
-
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
 };
 
 // "Attach Request ID to Default Response Header".

@@ -10,13 +10,9 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/harness/admin_client.h"
 #include "tests/harness/body.h"
-#include "tests/harness/gateway_process.h"
 #include "tests/harness/http_codec.h"
-#include "tests/harness/raw_client.h"
-#include "tests/harness/upstream_server.h"
-#include "tests/harness/wait.h"
+#include "tests/plugins/plugin_fixture.h"
 
 namespace apisix::test {
 namespace {
@@ -39,16 +35,11 @@ std::string hello_lines(size_t lines) {
   return out;
 }
 
-class ResponseRewritePlugin : public ::testing::Test {
+class ResponseRewritePlugin : public PluginTest {
  protected:
   void SetUp() override {
     upstream_.set_handler([this](const RecordedRequest& r, ResponseWriter& w) { serve(r, w); });
-    GatewayOptions options;
-    options.config_yaml = embedded_admin_config(1);
-    ASSERT_TRUE(gateway_.start(options));
-    admin_ = gateway_.admin_port();
-    port_ = gateway_.http_port();
-    ASSERT_NE(admin_, 0);
+    PluginTest::SetUp();
   }
 
   // httpbin-like answers: /headers, /get, /missing (404), /big (a chunked body of
@@ -82,16 +73,9 @@ class ResponseRewritePlugin : public ::testing::Test {
     }
   }
 
-  void write(std::string_view method, std::string_view path, const std::string& body) {
-    HttpResponse r = admin_call(admin_, method, path, body);
-    ASSERT_TRUE(r.status == 200 || r.status == 201)
-        << method << " " << path << ": " << r.describe() << " " << r.body;
-  }
-
   // A route to the local upstream: `fields` are the route's other fields ("uri", "plugins"...).
   std::string route(const std::string& fields) const {
-    return "{" + fields + R"(,"upstream":{"type":"roundrobin","nodes":{")" + upstream_.address() +
-           R"(":1}}})";
+    return "{" + fields + R"(,"upstream":)" + upstream_of(upstream_) + "}";
   }
 
   HttpResponse get(std::string_view target, Headers headers = {}, uint64_t store_limit = 0) {
@@ -104,10 +88,6 @@ class ResponseRewritePlugin : public ::testing::Test {
     return fetch(port_, make_request("GET", target, headers), read);
   }
 
-  GatewayProcess gateway_;
-  UpstreamServer upstream_;
-  uint16_t admin_ = 0;
-  uint16_t port_ = 0;
   size_t big_lines_ = 0;
   std::promise<void> release_promise_;
   std::shared_future<void> release_ = release_promise_.get_future().share();

@@ -13,6 +13,7 @@
 #include "plugins/consumers.h"
 #include "plugins/request.h"
 #include "plugins/request_vars.h"
+#include "plugins/testing.h"
 
 namespace apisix::plugins {
 namespace {
@@ -44,23 +45,8 @@ std::unique_ptr<BasicRequest> with_authorization(std::string_view value) {
   return with_headers("Authorization: " + std::string(value) + "\r\n");
 }
 
-PhaseResult run_phase(core::Task<PhaseResult> task) {
-  std::optional<PhaseResult> out;
-  auto body = [&]() -> core::Task<void> { out = co_await std::move(task); };
-  core::spawn(body());
-  EXPECT_TRUE(out.has_value()) << "the phase suspended";
-  return out.value_or(PhaseResult{});
-}
-
 std::shared_ptr<const Plugin> compile_basic(std::string_view text) {
-  Registry registry;
-  json::value conf = json::parse(text);
-  auto err = registry.schema_of("basic-auth")->validate(conf);
-  EXPECT_FALSE(err) << *err;
-  CompileContext ctx;
-  auto plugin = BasicAuth::compile(conf, ctx);
-  EXPECT_TRUE(plugin) << plugin.error().context;
-  return plugin ? *plugin : nullptr;
+  return testing::compile_or_null<BasicAuth>(text);
 }
 
 std::string www_authenticate(const Exit& exit) {
@@ -101,7 +87,7 @@ class BasicAuthTest : public ::testing::Test {
 
   PhaseResult rewrite(const Plugin& plugin, BasicRequest& r) {
     r.request->consumers = &index_;
-    return run_phase(plugin.rewrite(*r.request));
+    return testing::run_now(plugin.rewrite(*r.request));
   }
 
   // The 401 body for `authorization` with a default configuration.

@@ -12,6 +12,7 @@
 #include "plugins/consumers.h"
 #include "plugins/request.h"
 #include "plugins/request_vars.h"
+#include "plugins/testing.h"
 
 namespace apisix::plugins {
 namespace {
@@ -32,23 +33,8 @@ struct RestrictedRequest {
   bool parsed = false;
 };
 
-PhaseResult run_access(core::Task<PhaseResult> task) {
-  std::optional<PhaseResult> out;
-  auto body = [&]() -> core::Task<void> { out = co_await std::move(task); };
-  core::spawn(body());
-  EXPECT_TRUE(out.has_value()) << "the phase suspended";
-  return out.value_or(PhaseResult{});
-}
-
 std::shared_ptr<const Plugin> compile_restriction(std::string_view text) {
-  Registry registry;
-  json::value conf = json::parse(text);
-  auto err = registry.schema_of("consumer-restriction")->validate(conf);
-  EXPECT_FALSE(err) << *err;
-  CompileContext ctx;
-  auto plugin = ConsumerRestriction::compile(conf, ctx);
-  EXPECT_TRUE(plugin) << plugin.error().context;
-  return plugin ? *plugin : nullptr;
+  return testing::compile_or_null<ConsumerRestriction>(text);
 }
 
 class ConsumerRestrictionTest : public ::testing::Test {
@@ -76,7 +62,7 @@ class ConsumerRestrictionTest : public ::testing::Test {
     if (consumer != nullptr) {
       r.request->attach_consumer(*consumer, "");
     }
-    PhaseResult result = run_access(plugin->access(*r.request));
+    PhaseResult result = testing::run_now(plugin->access(*r.request));
     if (!result) {
       return "pass";
     }
@@ -205,7 +191,7 @@ TEST_F(ConsumerRestrictionTest, MethodAfterProxyRewriteCounts) {
   RestrictedRequest r("POST /anything HTTP/1.1\r\nHost: h\r\n\r\n");
   r.request->attach_consumer(jack_, "");
   r.request->set_method("GET");
-  EXPECT_FALSE(run_access(plugin->access(*r.request)));
+  EXPECT_FALSE(testing::run_now(plugin->access(*r.request)));
 }
 
 }  // namespace

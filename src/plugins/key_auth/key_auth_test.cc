@@ -12,6 +12,7 @@
 #include "plugins/consumers.h"
 #include "plugins/request.h"
 #include "plugins/request_vars.h"
+#include "plugins/testing.h"
 
 namespace apisix::plugins {
 namespace {
@@ -41,24 +42,8 @@ std::unique_ptr<FakeRequest> get(std::string_view target, std::string_view heade
   return r;
 }
 
-// Runs a request phase that never suspends.
-PhaseResult run(core::Task<PhaseResult> task) {
-  std::optional<PhaseResult> out;
-  auto body = [&]() -> core::Task<void> { out = co_await std::move(task); };
-  core::spawn(body());
-  EXPECT_TRUE(out.has_value()) << "the phase suspended";
-  return out.value_or(PhaseResult{});
-}
-
 std::shared_ptr<const Plugin> compile_conf(std::string_view text) {
-  Registry registry;
-  json::value conf = json::parse(text);
-  auto err = registry.schema_of("key-auth")->validate(conf);
-  EXPECT_FALSE(err) << *err;
-  CompileContext ctx;
-  auto plugin = KeyAuth::compile(conf, ctx);
-  EXPECT_TRUE(plugin) << plugin.error().context;
-  return plugin ? *plugin : nullptr;
+  return testing::compile_or_null<KeyAuth>(text);
 }
 
 std::string exit_header(const Exit& exit, std::string_view name) {
@@ -96,7 +81,7 @@ class KeyAuthTest : public ::testing::Test {
 
   PhaseResult rewrite(const Plugin& plugin, FakeRequest& r) {
     r.request->consumers = &index_;
-    return run(plugin.rewrite(*r.request));
+    return testing::run_now(plugin.rewrite(*r.request));
   }
 
   ConsumerIndex index_;
@@ -191,7 +176,8 @@ TEST_F(KeyAuthTest, InvalidKey) {
 TEST_F(KeyAuthTest, NoConsumersAtAllIsAnInvalidKey) {
   auto plugin = compile_conf("{}");
   auto r = get("/anything", "apikey: jack-key\r\n");
-  PhaseResult result = run(plugin->rewrite(*r->request));  // request.consumers stays null
+  PhaseResult result =
+      testing::run_now(plugin->rewrite(*r->request));  // request.consumers stays null
   ASSERT_TRUE(result);
   EXPECT_EQ(result->body, "{\"message\":\"Invalid API key in request\"}\n");
 }

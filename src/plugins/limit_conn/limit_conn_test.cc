@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -25,14 +26,11 @@ using limiter_test::TestRequest;
 using Clock = std::chrono::steady_clock;
 
 std::optional<std::string> schema_error(std::string_view conf) {
-  static const Registry registry;
-  return registry.schema_of("limit-conn")->check(boost::json::parse(conf));
+  return limiter_test::schema_error("limit-conn", conf);
 }
 
 std::shared_ptr<const Plugin> make(std::string_view conf, CompileContext ctx) {
-  auto compiled = compile_conf("limit-conn", conf, ctx);
-  EXPECT_TRUE(compiled) << compiled.error().context;
-  return compiled ? *compiled : nullptr;
+  return limiter_test::compile_or_null("limit-conn", conf, std::move(ctx));
 }
 
 // A request that entered (access ran) and has not left yet (log not run).

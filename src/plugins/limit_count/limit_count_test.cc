@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -25,8 +26,7 @@ using limiter_test::run_access;
 using limiter_test::TestRequest;
 
 std::optional<std::string> schema_error(std::string_view conf) {
-  static const Registry registry;
-  return registry.schema_of("limit-count")->check(boost::json::parse(conf));
+  return limiter_test::schema_error("limit-count", conf);
 }
 
 std::string compile_error(std::string_view conf) {
@@ -37,9 +37,7 @@ std::string compile_error(std::string_view conf) {
 }
 
 std::shared_ptr<const Plugin> make(std::string_view conf, CompileContext ctx) {
-  auto compiled = compile_conf("limit-count", conf, ctx);
-  EXPECT_TRUE(compiled) << compiled.error().context;
-  return compiled ? *compiled : nullptr;
+  return limiter_test::compile_or_null("limit-count", conf, std::move(ctx));
 }
 
 // One request through access: its status (200 when it continued) and the request after it.

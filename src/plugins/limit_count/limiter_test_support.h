@@ -5,6 +5,7 @@
 // one thread.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -67,6 +68,21 @@ inline Result<std::shared_ptr<const Plugin>> compile_conf(std::string_view name,
     return Error::config(*err);
   }
   return registry.find(name)->compile(conf, ctx);
+}
+
+// compile_conf() that fails the test (not fatally) on an error and then returns null.
+inline std::shared_ptr<const Plugin> compile_or_null(std::string_view name,
+                                                     std::string_view conf_json,
+                                                     CompileContext ctx) {
+  auto compiled = compile_conf(name, conf_json, ctx);
+  EXPECT_TRUE(compiled) << compiled.error().context;
+  return compiled ? *compiled : nullptr;
+}
+
+// The plugin's schema verdict on `conf_json`: nullopt when valid, else the message.
+inline std::optional<std::string> schema_error(std::string_view name, std::string_view conf_json) {
+  static const Registry registry;
+  return registry.schema_of(name)->check(boost::json::parse(conf_json));
 }
 
 // A CompileContext for instance `resource_key` with configuration version `conf_version`.

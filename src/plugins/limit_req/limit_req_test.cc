@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -24,14 +25,11 @@ using limiter_test::TestRequest;
 using Clock = std::chrono::steady_clock;
 
 std::optional<std::string> schema_error(std::string_view conf) {
-  static const Registry registry;
-  return registry.schema_of("limit-req")->check(boost::json::parse(conf));
+  return limiter_test::schema_error("limit-req", conf);
 }
 
 std::shared_ptr<const Plugin> make(std::string_view conf, CompileContext ctx) {
-  auto compiled = compile_conf("limit-req", conf, ctx);
-  EXPECT_TRUE(compiled) << compiled.error().context;
-  return compiled ? *compiled : nullptr;
+  return limiter_test::compile_or_null("limit-req", conf, std::move(ctx));
 }
 
 int status_of(const Plugin& plugin, std::string_view headers = {},
