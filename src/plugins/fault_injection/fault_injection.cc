@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/loop.h"
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
@@ -14,17 +15,10 @@ namespace {
 
 namespace json = boost::json;
 
-// A JSON number as LuaJIT's tostring() prints it (cjson decodes every number to a double).
-std::string lua_number_text(const json::value& v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.14g", v.to_number<double>());
-  return buf;
-}
-
 Result<FaultInjection::Condition> make_condition(const json::object& section) {
   FaultInjection::Condition when;
   if (const json::value* p = section.if_contains("percentage"); p != nullptr && p->is_number()) {
-    when.percentage = static_cast<int>(p->to_number<int64_t>());
+    when.percentage = int32_of(*p);
   }
   if (const json::value* vars = section.if_contains("vars"); vars != nullptr && vars->is_array()) {
     when.vars.emplace();
@@ -72,13 +66,16 @@ Result<std::shared_ptr<const Plugin>> FaultInjection::compile(const json::value&
     const json::object& section = v->get_object();
     Abort abort;
     if (const json::value* s = section.if_contains("http_status"); s && s->is_number()) {
-      abort.http_status = static_cast<int>(s->to_number<int64_t>());
+      abort.http_status = int32_of(*s);
     }
     if (const json::value* b = section.if_contains("body"); b && b->is_string()) {
       abort.body = Template::compile(b->get_string());
     }
     if (const json::value* h = section.if_contains("headers"); h && h->is_object()) {
       for (const auto& [name, value] : h->get_object()) {
+        if (!value.is_string() && !value.is_number()) {
+          continue;  // APISIX fails such a header at run time; it is never sent
+        }
         std::string text =
             value.is_string() ? std::string(value.get_string()) : lua_number_text(value);
         abort.headers.push_back(Header{std::string(name), Template::compile(text)});

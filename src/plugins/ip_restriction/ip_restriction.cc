@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
@@ -34,7 +35,7 @@ Result<std::shared_ptr<const Plugin>> IpRestriction::compile(const json::value& 
     plugin->message_ = std::string(v->get_string());
   }
   if (const json::value* v = obj.if_contains("response_code"); v != nullptr && v->is_number()) {
-    plugin->response_code_ = static_cast<int>(v->to_number<int64_t>());
+    plugin->response_code_ = int32_of(*v);
   }
   // The schema allows exactly one of the lists. Each entry must parse as an address or a
   // CIDR block ("invalid ip address: <entry>", APISIX's check_schema).

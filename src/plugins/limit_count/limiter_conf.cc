@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins::limit_count {
@@ -79,12 +80,8 @@ ConfNumber ConfNumber::from_json(const json::value& value) {
     n.is_template_ = true;
     n.text_ = std::string(value.get_string());
     n.template_ = Template::compile(n.text_);
-  } else if (value.is_int64()) {
-    n.literal_ = value.get_int64();
-  } else if (value.is_uint64()) {
-    n.literal_ = static_cast<int64_t>(value.get_uint64());
-  } else if (value.is_double()) {
-    n.literal_ = static_cast<int64_t>(value.get_double());
+  } else if (value.is_number()) {
+    n.literal_ = int_of(value);  // saturated: 1e30 is an integer to the schema
   }
   return n;
 }
@@ -195,16 +192,7 @@ int64_t int_field(const json::object& conf, std::string_view name, int64_t fallb
   if (v == nullptr) {
     return fallback;
   }
-  if (v->is_int64()) {
-    return v->get_int64();
-  }
-  if (v->is_uint64()) {
-    return static_cast<int64_t>(v->get_uint64());
-  }
-  if (v->is_double()) {
-    return static_cast<int64_t>(v->get_double());
-  }
-  return fallback;
+  return v->is_number() ? int_of(*v) : fallback;
 }
 
 double number_field(const json::object& conf, std::string_view name, double fallback) {

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 // The APISIX version this build answers as (x-mock-by); the build defines it for the gateway.
@@ -346,10 +347,10 @@ Result<std::shared_ptr<const Plugin>> Mocking::compile(const json::value& conf,
   auto plugin = std::make_shared<Mocking>();
   const json::object& obj = conf.get_object();
   if (const json::value* v = obj.if_contains("delay"); v != nullptr && v->is_number()) {
-    plugin->delay_seconds_ = static_cast<int>(v->to_number<int64_t>());
+    plugin->delay_seconds_ = int32_of(*v);
   }
   if (const json::value* v = obj.if_contains("response_status"); v != nullptr && v->is_number()) {
-    plugin->response_status_ = static_cast<int>(v->to_number<int64_t>());
+    plugin->response_status_ = int32_of(*v);
   }
   if (const json::value* v = obj.if_contains("content_type"); v != nullptr && v->is_string()) {
     plugin->content_type_ = std::string(v->get_string());

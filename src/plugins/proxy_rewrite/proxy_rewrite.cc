@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
@@ -12,13 +13,6 @@ namespace apisix::plugins {
 namespace {
 
 namespace json = boost::json;
-
-// A JSON number as LuaJIT's tostring() prints it (cjson decodes every number to a double).
-std::string lua_number_text(const json::value& v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.14g", v.to_number<double>());
-  return buf;
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "plugins/testing.h"
 #include "plugins/proxy_rewrite/uri_rewrite.h"
+#include "plugins/testing.h"
 
 namespace apisix::plugins {
 namespace {

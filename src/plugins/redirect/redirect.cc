@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 #include "plugins/template.h"
 
@@ -89,7 +90,7 @@ Result<std::shared_ptr<const Plugin>> Redirect::compile(const json::value& conf,
   const json::object& obj = conf.get_object();
 
   if (const json::value* v = obj.if_contains("ret_code"); v != nullptr && v->is_number()) {
-    plugin->ret_code_ = static_cast<int>(v->to_number<int64_t>());
+    plugin->ret_code_ = int32_of(*v);
   }
   if (const json::value* v = obj.if_contains("uri"); v != nullptr && v->is_string()) {
     plugin->uri_ = parse_uri(v->get_string());
@@ -124,7 +125,7 @@ Result<std::shared_ptr<const Plugin>> Redirect::compile(const json::value& conf,
   if (ctx.attr != nullptr && ctx.attr->is_object()) {
     if (const json::value* port = ctx.attr->get_object().if_contains("https_port");
         port != nullptr && port->is_number()) {
-      plugin->https_port_ = port->to_number<int64_t>();
+      plugin->https_port_ = int_of(*port);
     }
   }
   return std::shared_ptr<const Plugin>(std::move(plugin));

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <sys/random.h>
 
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
@@ -221,7 +222,7 @@ Result<std::shared_ptr<const Plugin>> RequestId::compile(const json::value& conf
   if (const json::value* v = obj.if_contains("range_id"); v != nullptr && v->is_object()) {
     const json::object& range = v->get_object();
     if (const json::value* len = range.if_contains("length"); len && len->is_number()) {
-      plugin->range_length_ = static_cast<size_t>(len->to_number<int64_t>());
+      plugin->range_length_ = static_cast<size_t>(int_of(*len, 0));
     }
     if (const json::value* set = range.if_contains("char_set"); set && set->is_string()) {
       plugin->range_char_set_ = std::string(set->get_string());

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "http/parser.h"
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
@@ -396,11 +397,11 @@ Result<std::shared_ptr<const Plugin>> ResponseRewrite::compile(const json::value
       plugin->filters_.push_back(std::move(*compiled));
     }
   }
-  if (const auto* max = o.if_contains("max_resp_body_size"); max != nullptr && max->is_int64()) {
-    plugin->max_body_bytes_ = static_cast<size_t>(std::max<int64_t>(1, max->get_int64()));
+  if (const auto* max = o.if_contains("max_resp_body_size"); max != nullptr && max->is_number()) {
+    plugin->max_body_bytes_ = static_cast<size_t>(int_of(*max, 1));
   }
-  if (const auto* status = o.if_contains("status_code"); status != nullptr && status->is_int64()) {
-    plugin->status_code_ = static_cast<int>(status->get_int64());
+  if (const auto* status = o.if_contains("status_code"); status != nullptr && status->is_number()) {
+    plugin->status_code_ = int32_of(*status);
   }
 
   RefCollector collector(plugin->recorded_refs_);
