@@ -12,24 +12,65 @@ using router::VarValue;
 // ---- HeaderEdits ----
 
 bool HeaderEdits::drops(std::string_view name) const {
-  return std::any_of(dropped_.begin(), dropped_.end(),
+  for (size_t i = 0; i < added_.size(); ++i) {
+    if (replaces_[i] && http::iequals(added_[i].name, name)) {
+      return true;
+    }
+  }
+  return std::any_of(removed_.begin(), removed_.end(),
                      [&](const std::string& d) { return http::iequals(d, name); });
 }
 
 void HeaderEdits::set(std::string_view name, std::string_view value) {
-  remove(name);
-  added_.emplace_back(std::string(name), std::string(value));
+  erase_added(name);
+  if (added_.capacity() == 0) {
+    added_.reserve(4);
+  }
+  added_.push_back(Field{std::string(name), std::string(value)});
+  replaces_.push_back(true);
 }
 
 void HeaderEdits::add(std::string_view name, std::string_view value) {
-  added_.emplace_back(std::string(name), std::string(value));
+  if (added_.capacity() == 0) {
+    added_.reserve(4);
+  }
+  added_.push_back(Field{std::string(name), std::string(value)});
+  replaces_.push_back(false);
 }
 
 void HeaderEdits::remove(std::string_view name) {
-  std::erase_if(added_, [&](const auto& field) { return http::iequals(field.first, name); });
-  if (!drops(name)) {
-    dropped_.emplace_back(name);
+  bool replaced = erase_added(name);
+  if (!replaced && std::none_of(removed_.begin(), removed_.end(),
+                                [&](const std::string& d) { return http::iequals(d, name); })) {
+    removed_.emplace_back(name);
   }
+}
+
+bool HeaderEdits::erase_added(std::string_view name) {
+  // Drops the added fields called `name`; true when one of them replaced the originals (the
+  // originals stay dropped: the name then moves to removed_).
+  bool replaced = false;
+  size_t out = 0;
+  for (size_t i = 0; i < added_.size(); ++i) {
+    if (http::iequals(added_[i].name, name)) {
+      replaced = replaced || replaces_[i];
+      continue;
+    }
+    if (out != i) {
+      added_[out] = std::move(added_[i]);
+      replaces_[out] = replaces_[i];
+    }
+    ++out;
+  }
+  if (out == added_.size()) {
+    return false;
+  }
+  added_.resize(out);
+  replaces_.resize(out);
+  if (replaced) {
+    removed_.emplace_back(name);
+  }
+  return replaced;
 }
 
 std::optional<std::string_view> HeaderEdits::get(std::string_view name,

@@ -46,18 +46,27 @@ class HeaderEdits {
   // Removes every field called `name`.
   void remove(std::string_view name);
 
-  bool empty() const { return dropped_.empty() && added_.empty(); }
+  struct Field {
+    std::string name;
+    std::string value;
+  };
+
+  bool empty() const { return removed_.empty() && added_.empty(); }
   // Whether original fields called `name` are dropped.
   bool drops(std::string_view name) const;
   // Fields to send after the (not dropped) originals, in order.
-  const std::vector<std::pair<std::string, std::string>>& added() const { return added_; }
+  const std::vector<Field>& added() const { return added_; }
   // The value `name` has after the edits, given the original fields; nullopt: none.
   std::optional<std::string_view> get(std::string_view name, const http::Header* original,
                                       size_t count) const;
 
  private:
-  std::vector<std::string> dropped_;
-  std::vector<std::pair<std::string, std::string>> added_;
+  // A set() is one added field that also replaces the originals (replaces_[i]), so the name
+  // is stored once; remove() keeps the name in removed_.
+  bool erase_added(std::string_view name);
+  std::vector<Field> added_;
+  std::vector<bool> replaces_;
+  std::vector<std::string> removed_;
 };
 
 // The response on its way to the client: its status and its header fields as edits over the

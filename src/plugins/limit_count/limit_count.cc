@@ -265,7 +265,8 @@ core::Task<PhaseResult> LimitCount::run(Request& request, const Applied& rule) c
     response.set_header(rule.headers->limit, std::to_string(rule.count));
     response.set_header(rule.headers->remaining,
                         std::to_string(outcome->rejected ? 0 : outcome->remaining));
-    response.set_header(rule.headers->reset, limit_count::lua_number(outcome->reset_seconds()));
+    response.set_header(rule.headers->reset,
+                        limit_count::hundredths_text(outcome->reset.count() / 10));
   }
   if (outcome->rejected) {
     if (rejected_msg_) {

@@ -154,6 +154,22 @@ std::string lua_number(double value) {
   return buf;
 }
 
+std::string hundredths_text(int64_t centis) {
+  if (centis < 0 || centis >= 1000000000000) {
+    return lua_number(static_cast<double>(centis) / 100.0);
+  }
+  std::string out = std::to_string(centis / 100);
+  int64_t fraction = centis % 100;
+  if (fraction != 0) {
+    out += '.';
+    out += static_cast<char>('0' + fraction / 10);
+    if (fraction % 10 != 0) {
+      out += static_cast<char>('0' + fraction % 10);
+    }
+  }
+  return out;
+}
+
 std::string counter_prefix(const CompileContext& ctx) {
   std::string prefix = ctx.resource_key;
   prefix += ':';

@@ -90,6 +90,9 @@ class ConfNumber {
 std::optional<double> lua_tonumber(std::string_view text);
 
 // A number as Lua's tostring prints it ("%.14g": 60, 57.43, 1e+15).
+// lua_number(centis / 100.0) for 0 <= centis < 10^12 ("59.93", "59.9", "60", "0.05"),
+// without formatting a double: the X-RateLimit-Reset value of every request.
+std::string hundredths_text(int64_t centis);
 std::string lua_number(double value);
 
 // `<resource key>:<conf version>:`, the start of every counter key of an instance (§5.1).

@@ -101,6 +101,10 @@ TEST(LimiterConf, LuaToNumberAndPrinting) {
   EXPECT_EQ(lua_number(57.43), "57.43");
   EXPECT_EQ(lua_number(0.1), "0.1");
   EXPECT_EQ(lua_number(1e15), "1e+15");
+  // The fast form of the reset header agrees with lua_number on hundredths.
+  for (int64_t centis : {0, 5, 10, 99, 100, 5993, 5990, 6000, 123456789}) {
+    EXPECT_EQ(hundredths_text(centis), lua_number(static_cast<double>(centis) / 100.0)) << centis;
+  }
 }
 
 }  // namespace
