@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "config/resource_parse.h"
+#include "core/log.h"
 #include "plugins/prometheus/export_server.h"
 #include "plugins/prometheus/exporter.h"
-#include "core/log.h"
 #include "schema/core_schemas.h"
 #include "store/embedded_store.h"
 #include "store/etcd_store.h"
@@ -55,6 +55,9 @@ Result<std::shared_ptr<const RuntimeSettings>> make_settings(const config::Gatew
 Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 Server::~Server() {
+  if (auto* exporter = plugins::prometheus::find_exporter()) {
+    exporter->set_node_sources({});  // its callbacks read workers_
+  }
   for (auto& w : workers_) {
     w->stop();
   }
@@ -330,6 +333,25 @@ Result<void> Server::start() {
   }
   for (auto& w : workers_) {
     w->start();
+  }
+  if (auto* exporter = plugins::prometheus::find_exporter()) {
+    // prometheus' node gauges (plugins.md §6.1): connections and requests of all workers.
+    plugins::prometheus::NodeSources sources;
+    sources.connections = [this] {
+      plugins::prometheus::ConnectionStats s;
+      for (const auto& w : workers_) {
+        const Worker::Counters& c = w->counters();
+        s.accepted += c.accepted.load(std::memory_order_relaxed);
+        s.active += c.active.load(std::memory_order_relaxed);
+        s.waiting += c.idle.load(std::memory_order_relaxed);
+        s.requests += c.requests.load(std::memory_order_relaxed);
+      }
+      s.handled = s.accepted;  // no connection is refused at accept
+      s.waiting = std::min(s.waiting, s.active);
+      s.writing = s.active - s.waiting;  // serving a request (reading is not told apart)
+      return s;
+    };
+    exporter->set_node_sources(std::move(sources));
   }
   if (admin_ && config_.enable_admin) {
     admin_->start();

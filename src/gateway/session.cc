@@ -373,11 +373,13 @@ Task<void> Session::run() {
         break;
       }
       link_.idle = true;
+      worker_.counters().idle.fetch_add(1, std::memory_order_relaxed);
       core::TimePoint wait_until =
           loop_.now() + (first ? settings_->client_header_timeout : settings_->keepalive_timeout);
       worker_.unpin(pin);  // an idle connection must not hold an old snapshot
       bool got = co_await read_client(wait_until);
       link_.idle = false;
+      worker_.counters().idle.fetch_sub(1, std::memory_order_relaxed);
       if (!got) {
         break;
       }
@@ -389,6 +391,7 @@ Task<void> Session::run() {
     for (;;) {
       http::ParseResult pr = http::parse_request_head(in_.readable(), head_, settings_->limits);
       if (pr.status == http::ParseStatus::Complete) {
+        worker_.counters().requests.fetch_add(1, std::memory_order_relaxed);
         http10_ = head_.version_minor == 0;
         logging_ = worker_.access_log().enabled();
         if (logging_) {

@@ -77,6 +77,8 @@ void Worker::unpin(SnapshotPin* pin) {
 
 void Worker::link(SessionLink* session) {
   ++sessions_;
+  counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+  counters_.active.fetch_add(1, std::memory_order_relaxed);
   session->next = sessions_head_;
   if (sessions_head_ != nullptr) {
     sessions_head_->prev = session;
@@ -86,6 +88,7 @@ void Worker::link(SessionLink* session) {
 
 void Worker::unlink(SessionLink* session) {
   --sessions_;
+  counters_.active.fetch_sub(1, std::memory_order_relaxed);
   if (session->prev != nullptr) {
     session->prev->next = session->next;
   } else {

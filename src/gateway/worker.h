@@ -60,6 +60,17 @@ class Worker {
   // Any thread: stop the loop now.
   void stop();
 
+  // Connection and request counts for metrics (prometheus' node gauges): written by the
+  // worker thread, read by any thread.
+  struct Counters {
+    std::atomic<uint64_t> accepted{0};
+    std::atomic<uint64_t> active{0};
+    std::atomic<uint64_t> idle{0};  // waiting for the next request on a keep-alive connection
+    std::atomic<uint64_t> requests{0};
+  };
+  Counters& counters() { return counters_; }
+  const Counters& counters() const { return counters_; }
+
   // --- worker thread only ---
   uint32_t id() const { return id_; }
   core::Loop& loop() { return loop_; }
@@ -92,6 +103,7 @@ class Worker {
   bool stopped_ = false;
   std::atomic<bool> finished_{false};  // written by the worker thread, read by the control thread
   uint64_t sessions_ = 0;
+  Counters counters_;
   SessionLink* sessions_head_ = nullptr;
 };
 

@@ -180,6 +180,46 @@ TEST_F(PrometheusPlugin, ExportServerShowsRequestMetrics) {
   EXPECT_EQ(ok.header("Content-Type").rfind("text/plain", 0), 0u) << ok.describe();
 }
 
+// prometheus.md's node metrics: apisix_http_requests_total counts every client request (with
+// or without the plugin), apisix_nginx_http_current_connections the client connections.
+TEST_F(PrometheusPlugin, NodeGaugesCountRequestsAndConnections) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  UpstreamServer up(named_upstream("a"));
+  ASSERT_NO_FATAL_FAILURE(put_route("1",
+                                    R"({"uri":"/hello","upstream":{"type":"roundrobin",)"
+                                    R"("nodes":{")" +
+                                        up.address() + R"(":1}}})",
+                                    "/hello"));
+  // Each http_get is one connection and one request; an unmatched one counts too.
+  ASSERT_EQ(http_get(port_, "/nothing").status, 404);
+  double requests = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        requests = value_of(scrape(), "apisix_http_requests_total");
+        return requests >= 2;
+      },
+      20s, 100ms))
+      << last_scrape_;
+  std::string text = scrape();
+  double accepted = value_of(text, R"(apisix_nginx_http_current_connections{state="accepted"})");
+  EXPECT_GE(accepted, requests) << text;  // one request per connection here
+  EXPECT_EQ(value_of(text, R"(apisix_nginx_http_current_connections{state="handled"})"), accepted);
+  for (std::string_view state : {"active", "reading", "writing", "waiting"}) {
+    EXPECT_GE(value_of(text, "apisix_nginx_http_current_connections{state=\"" + std::string(state) +
+                                 "\"}"),
+              0)
+        << state << "\n"
+        << text;
+  }
+  // More requests move the counter on.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(http_get(port_, "/hello").status, 200);
+  }
+  EXPECT_TRUE(wait_until(
+      [&] { return value_of(scrape(), "apisix_http_requests_total") >= requests + 3; }, 20s, 100ms))
+      << last_scrape_;
+}
+
 // A node that refuses connections: the 502 is counted with response_source "nginx".
 TEST_F(PrometheusPlugin, UpstreamFailureCountsAsNginxResponse) {
   ASSERT_NO_FATAL_FAILURE(start());
