@@ -5,5 +5,6 @@ file(GLOB _plugin_integration_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR
 if(_plugin_integration_tests)
   apisix_integration_test(plugins_integration_test SOURCES ${_plugin_integration_tests})
   target_link_libraries(plugins_integration_test PRIVATE apisix_test_redis apisix_test_prometheus
+    apisix_test_etcd
     Boost::json)
 endif()

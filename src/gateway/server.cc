@@ -20,6 +20,7 @@
 #include "schema/core_schemas.h"
 #include "store/embedded_store.h"
 #include "store/etcd_store.h"
+#include "upstream/health_report.h"
 
 #ifndef APISIX_COMPAT_VERSION
 #define APISIX_COMPAT_VERSION "3.18.0"
@@ -350,6 +351,50 @@ Result<void> Server::start() {
       s.waiting = std::min(s.waiting, s.active);
       s.writing = s.active - s.waiting;  // serving a request (reading is not told apart)
       return s;
+    };
+    // etcd_reachable: only with the etcd provider, from the watch's state.
+    sources.etcd_reachable = [this]() -> std::optional<bool> {
+      if (!follower_) {
+        return std::nullopt;
+      }
+      return follower_->reachable();
+    };
+    // upstream_status: every node of every health checker (as GET /v1/healthcheck shows them).
+    sources.upstream_status = [this] {
+      std::vector<plugins::prometheus::UpstreamNodeStatus> out;
+      if (!builder_) {
+        return out;
+      }
+      const std::string prefix = standalone_path_.empty() ? config_.etcd_prefix : "";
+      for (const auto& source : builder_->health_sources()) {
+        upstream::HealthReportItem item;
+        item.name = prefix + "/" + source.kind + "/" + source.id;
+        item.type = source.type;
+        item.health = source.health;
+        boost::json::object report = upstream::health_report_item(item);
+        const auto* nodes = report.if_contains("nodes");
+        if (nodes == nullptr || !nodes->is_array()) {
+          continue;  // no checker yet
+        }
+        for (const auto& node : nodes->get_array()) {
+          const auto* n = node.if_object();
+          const auto* ip = n != nullptr ? n->if_contains("ip") : nullptr;
+          const auto* port = n != nullptr ? n->if_contains("port") : nullptr;
+          const auto* status = n != nullptr ? n->if_contains("status") : nullptr;
+          if (ip == nullptr || !ip->is_string() || port == nullptr || !port->is_number() ||
+              status == nullptr || !status->is_string()) {
+            continue;
+          }
+          plugins::prometheus::UpstreamNodeStatus st;
+          st.name = item.name;
+          st.ip = std::string(ip->get_string());
+          st.port = static_cast<uint16_t>(port->to_number<double>());
+          st.healthy =
+              status->get_string() == "healthy" || status->get_string() == "mostly_healthy";
+          out.push_back(std::move(st));
+        }
+      }
+      return out;
     };
     exporter->set_node_sources(std::move(sources));
   }

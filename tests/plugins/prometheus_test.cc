@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/harness/admin_client.h"
+#include "tests/harness/etcd_server.h"
 #include "tests/harness/gateway_process.h"
 #include "tests/harness/prometheus_server.h"
 #include "tests/harness/raw_client.h"
@@ -218,6 +219,55 @@ TEST_F(PrometheusPlugin, NodeGaugesCountRequestsAndConnections) {
   EXPECT_TRUE(wait_until(
       [&] { return value_of(scrape(), "apisix_http_requests_total") >= requests + 3; }, 20s, 100ms))
       << last_scrape_;
+}
+
+// apisix_upstream_status{name,ip,port}: 1 while the health checker finds the node healthy,
+// 0 once the active checks fail.
+TEST_F(PrometheusPlugin, UpstreamStatusFollowsHealthChecks) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto up = std::make_unique<UpstreamServer>(named_upstream("a"));
+  const std::string node = up->address();
+  const std::string port = node.substr(node.find(':') + 1);
+  ASSERT_NO_FATAL_FAILURE(put_route(
+      "1",
+      R"({"uri":"/hello","upstream":{"type":"roundrobin","nodes":{")" + node +
+          R"(":1},"checks":{"active":{"timeout":1,"http_path":"/",)"
+          R"("healthy":{"interval":1,"successes":1},)"
+          R"("unhealthy":{"interval":1,"http_failures":1,"tcp_failures":1,"timeouts":1}}}}})",
+      "/hello"));
+  const std::string series =
+      R"(apisix_upstream_status{name="/apisix/routes/1",ip="127.0.0.1",port=")" + port + R"("})";
+  ASSERT_TRUE(wait_for(series, 1)) << series << "\n" << last_scrape_;
+  up.reset();  // the node goes away: the active checks fail
+  EXPECT_TRUE(wait_for(series, 0)) << series << "\n" << last_scrape_;
+}
+
+// apisix_etcd_reachable (etcd provider only): 1 while the watch works, 0 once etcd is gone.
+TEST(PrometheusPluginEtcd, EtcdReachableFollowsTheWatch) {
+  EtcdServer etcd;
+  ASSERT_TRUE(etcd.ok()) << etcd.error();
+  const uint16_t export_port = free_loopback_port();
+  std::string attr =
+      "plugin_attr:\n  prometheus:\n    refresh_interval: 1\n"
+      "    export_addr:\n      ip: 127.0.0.1\n      port: " +
+      std::to_string(export_port) + "\n";
+  GatewayOptions options;
+  options.config_yaml = etcd_admin_config(etcd.client_url(), true, 1, attr);
+  GatewayProcess gateway;
+  ASSERT_TRUE(gateway.start(options));
+  uint16_t port = export_port;
+  for (const Listener& l : gateway.listeners()) {
+    if (l.kind == "prometheus" && l.port != 0) {
+      port = l.port;
+    }
+  }
+  auto reachable = [&] {
+    HttpResponse r = http_get(port, kMetricsPath);
+    return r.status == 200 ? value_of(r.body, "apisix_etcd_reachable") : -2;
+  };
+  ASSERT_TRUE(wait_until([&] { return reachable() == 1; }, 20s, 100ms)) << reachable();
+  etcd.stop();
+  EXPECT_TRUE(wait_until([&] { return reachable() == 0; }, 60s, 200ms)) << reachable();
 }
 
 // A node that refuses connections: the 502 is counted with response_source "nginx".
