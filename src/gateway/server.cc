@@ -365,12 +365,8 @@ Result<void> Server::start() {
       if (!builder_) {
         return out;
       }
-      const std::string prefix = standalone_path_.empty() ? config_.etcd_prefix : "";
       for (const auto& source : builder_->health_sources()) {
-        upstream::HealthReportItem item;
-        item.name = prefix + "/" + source.kind + "/" + source.id;
-        item.type = source.type;
-        item.health = source.health;
+        upstream::HealthReportItem item = health_item(source);
         boost::json::object report = upstream::health_report_item(item);
         const auto* nodes = report.if_contains("nodes");
         if (nodes == nullptr || !nodes->is_array()) {
@@ -495,14 +491,14 @@ upstream::HealthReportItem Server::health_item(const SnapshotBuilder::HealthSour
   // APISIX names a checker by its resource's key: "/apisix/upstreams/1" with etcd,
   // "/upstreams/1" in standalone mode.
   upstream::HealthReportItem item;
-  item.name = resource_key_prefix_ + "/" + source.kind + "/" + source.id;
+  item.name = standalone_path_.empty() ? config_.etcd_prefix : std::string();
+  item.name += "/" + source.kind + "/" + source.id;
   item.type = source.type;
   item.health = source.health;
   return item;
 }
 
 Result<void> Server::start_control_api() {
-  resource_key_prefix_ = standalone_path_.empty() ? config_.etcd_prefix : "";
   admin::HealthSources sources;
   sources.list = [this] {
     std::vector<upstream::HealthReportItem> items;

@@ -114,7 +114,6 @@ class Server {
   // Resolves domain nodes and dns discovery on control_; its answers recompile the upstreams
   // that use them (core.md §7.3, §7.4).
   std::unique_ptr<DnsNodeSource> node_source_;
-  std::string resource_key_prefix_;  // "/apisix" (etcd-like keys), "" for the yaml provider
   int exit_code_ = 0;
   int access_log_fd_ = -1;
   bool stopping_ = false;

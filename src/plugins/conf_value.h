@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include <boost/json/value.hpp>
@@ -44,15 +45,35 @@ inline int int32_of(const boost::json::value& v) {
       int_of(v, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
 }
 
-// A JSON number as LuaJIT's tostring() prints it ("%.14g": 3 -> "3", 3.5 -> "3.5"; cjson
-// decodes every number to a double); "" for anything else.
-inline std::string lua_number_text(const boost::json::value& v) {
-  if (!v.is_number()) {
-    return {};
-  }
+// A number as LuaJIT's tostring() prints it ("%.14g": 3 -> "3", 3.5 -> "3.5", 1e15 -> "1e+15",
+// inf -> "inf").
+inline std::string lua_number_text(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.14g", v.to_number<double>());
+  std::snprintf(buf, sizeof buf, "%.14g", v);
   return buf;
+}
+
+// A JSON number the same way (cjson decodes every number to a double); "" for anything else.
+inline std::string lua_number_text(const boost::json::value& v) {
+  return v.is_number() ? lua_number_text(v.to_number<double>()) : std::string();
+}
+
+// A header value from a configuration, as APISIX writes it into ngx.header: strings as they
+// are, integers in full, other numbers as tostring() prints them; nullopt for other types.
+inline std::optional<std::string> header_value_text(const boost::json::value& v) {
+  if (const auto* s = v.if_string()) {
+    return std::string(*s);
+  }
+  if (v.is_int64()) {
+    return std::to_string(v.get_int64());
+  }
+  if (v.is_uint64()) {
+    return std::to_string(v.get_uint64());
+  }
+  if (v.is_double()) {
+    return lua_number_text(v.get_double());
+  }
+  return std::nullopt;
 }
 
 }  // namespace apisix::plugins

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
@@ -15,26 +16,6 @@ struct EchoState {
   bool before_done = false;  // before_body went out with the first piece
   bool ended = false;        // `body` went out: the rest of the upstream body is dropped
 };
-
-// A header value as APISIX writes it into ngx.header: strings as they are, numbers as Lua's
-// tostring() prints them ("%.14g": 3 -> "3", 3.5 -> "3.5").
-std::optional<std::string> header_text(const json::value& v) {
-  if (const auto* s = v.if_string()) {
-    return std::string(*s);
-  }
-  if (v.is_int64()) {
-    return std::to_string(v.get_int64());
-  }
-  if (v.is_uint64()) {
-    return std::to_string(v.get_uint64());
-  }
-  if (v.is_double()) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.14g", v.get_double());
-    return std::string(buf);
-  }
-  return std::nullopt;
-}
 
 std::optional<std::string> string_field(const json::object& conf, std::string_view name) {
   if (const auto* v = conf.if_contains(name); v != nullptr && v->is_string()) {
@@ -55,7 +36,7 @@ Result<std::shared_ptr<const Plugin>> Echo::compile(const json::value& conf, Com
     for (const auto& [name, value] : headers->get_object()) {
       // APISIX's schema takes any values here; its header_filter gives up on a name that is
       // empty or a value that is neither string nor number. Such entries are left out.
-      auto text = header_text(value);
+      auto text = header_value_text(value);
       if (name.empty() || !text) {
         continue;
       }

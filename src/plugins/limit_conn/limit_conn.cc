@@ -94,13 +94,11 @@ Result<std::shared_ptr<const Plugin>> LimitConn::compile(const json::value& conf
   const json::object& conf = conf_value.get_object();
   auto plugin = std::make_shared<LimitConn>();
 
-  const std::string policy = string_field(conf, "policy", "local");
-  if (policy == "redis-cluster") {
-    return Error::config(
-        "policy \"redis-cluster\" is not supported by this gateway; use "
-        "\"local\" or \"redis\"");
+  auto redis = limit_count::uses_redis(conf);
+  if (!redis) {
+    return redis.error();
   }
-  plugin->use_redis_ = policy == "redis";
+  plugin->use_redis_ = *redis;
   if (const json::value* rules = conf.if_contains("rules")) {
     if (!rules->is_array()) {
       return Error::config("rules must be an array");

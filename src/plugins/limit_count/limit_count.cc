@@ -71,12 +71,11 @@ Result<std::shared_ptr<const Plugin>> LimitCount::compile(const json::value& con
   const json::object& conf = conf_value.get_object();
   auto plugin = std::make_shared<LimitCount>();
 
-  const std::string policy = string_field(conf, "policy", "local");
-  if (policy == "redis-cluster" || policy == "redis-sentinel") {
-    return Error::config("policy \"" + policy +
-                         "\" is not supported by this gateway; use \"local\" or \"redis\"");
+  auto redis = limit_count::uses_redis(conf);
+  if (!redis) {
+    return redis.error();
   }
-  plugin->policy_ = policy == "redis" ? Policy::Redis : Policy::Local;
+  plugin->policy_ = *redis ? Policy::Redis : Policy::Local;
 
   // The write-time checks of APISIX's check_schema, in its order.
   const bool has_rules = has(conf, "rules");

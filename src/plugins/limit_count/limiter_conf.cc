@@ -7,6 +7,7 @@
 
 #include "plugins/conf_value.h"
 #include "plugins/request.h"
+#include "router/expr.h"
 
 namespace apisix::plugins::limit_count {
 
@@ -16,10 +17,6 @@ namespace {
 
 // 2^53 - 1: LuaJIT numbers are doubles; APISIX refuses resolved numbers beyond it.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-bool is_lua_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
 
 std::string client_address(const Request& request) {
   if (auto addr = request.var("remote_addr")) {
@@ -111,52 +108,37 @@ std::optional<int64_t> ConfNumber::resolve(const Request& request, bool allow_ze
   const double v = *number;
   if (allow_zero ? v < 0 : v <= 0) {
     return fail(std::string("resolved value must be a ") +
-                (allow_zero ? "non-negative" : "positive") + " number, got: " + lua_number(v));
+                (allow_zero ? "non-negative" : "positive") + " number, got: " + lua_number_text(v));
   }
   if (v != std::floor(v)) {
-    return fail("resolved value must be an integer, got: " + lua_number(v));
+    return fail("resolved value must be an integer, got: " + lua_number_text(v));
   }
   if (v > kMaxSafeInteger) {
-    return fail("resolved value exceeds safe integer range (2^53-1), got: " + lua_number(v));
+    return fail("resolved value exceeds safe integer range (2^53-1), got: " + lua_number_text(v));
   }
   return static_cast<int64_t>(v);
 }
 
 std::optional<double> lua_tonumber(std::string_view text) {
-  while (!text.empty() && is_lua_space(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && is_lua_space(text.back())) {
-    text.remove_suffix(1);
-  }
-  if (text.empty()) {
-    return std::nullopt;
-  }
-  std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(copy.c_str(), &end);
-  if (end != copy.c_str() + copy.size()) {
-    return std::nullopt;
-  }
-  if (std::isnan(v)) {
-    return std::nullopt;
+  std::optional<double> v = router::parse_lua_number(text);
+  if (v && std::isnan(*v)) {
+    return std::nullopt;  // the count checks treat NaN as "not a number"
   }
   return v;
 }
 
-std::string lua_number(double value) {
-  if (std::isinf(value)) {
-    return value > 0 ? "inf" : "-inf";
+Result<bool> uses_redis(const json::object& conf) {
+  const std::string policy = string_field(conf, "policy", "local");
+  if (policy == "redis-cluster" || policy == "redis-sentinel") {
+    return Error::config("policy \"" + policy +
+                         "\" is not supported by this gateway; use \"local\" or \"redis\"");
   }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.14g", value);
-  return buf;
+  return policy == "redis";
 }
 
 std::string hundredths_text(int64_t centis) {
   if (centis < 0 || centis >= 1000000000000) {
-    return lua_number(static_cast<double>(centis) / 100.0);
+    return lua_number_text(static_cast<double>(centis) / 100.0);
   }
   std::string out = std::to_string(centis / 100);
   int64_t fraction = centis % 100;

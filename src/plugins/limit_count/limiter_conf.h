@@ -7,7 +7,6 @@
 //    per request (§5.2 `count`, §5.4 `conn`), checked as APISIX checks the resolved number;
 //  - counter_prefix(): `<resource key>:<conf version>:` of §0.6 / §5.1;
 //  - redis_options(): the `policy = "redis"` fields of §3.2 as a redis::RedisOptions;
-//  - lua_number(): numbers printed as Lua prints them (header values, script arguments).
 
 #include <cstdint>
 #include <memory>
@@ -89,11 +88,9 @@ class ConfNumber {
 // exponent) or hexadecimal; nullopt when the text is not a number.
 std::optional<double> lua_tonumber(std::string_view text);
 
-// A number as Lua's tostring prints it ("%.14g": 60, 57.43, 1e+15).
-// lua_number(centis / 100.0) for 0 <= centis < 10^12 ("59.93", "59.9", "60", "0.05"),
-// without formatting a double: the X-RateLimit-Reset value of every request.
+// lua_number_text(centis / 100.0) (conf_value.h) for 0 <= centis < 10^12 ("59.93", "59.9",
+// "60", "0.05"), without formatting a double: the X-RateLimit-Reset value of every request.
 std::string hundredths_text(int64_t centis);
-std::string lua_number(double value);
 
 // `<resource key>:<conf version>:`, the start of every counter key of an instance (§5.1).
 std::string counter_prefix(const CompileContext& ctx);
@@ -110,6 +107,9 @@ std::shared_ptr<T> obtain_state(CompileContext& ctx, const std::string& key, Mak
 
 // The `policy = "redis"` fields of a limiter's configuration (defaults filled by the schema).
 redis::RedisOptions redis_options(const boost::json::object& conf);
+// The `policy` field: true for "redis", false for "local"; the Redis Cluster and Sentinel
+// policies are refused with a configuration error (not supported by this gateway).
+Result<bool> uses_redis(const boost::json::object& conf);
 
 // Small readers of a validated configuration object.
 std::string string_field(const boost::json::object& conf, std::string_view name,

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "plugins/conf_value.h"
 #include "plugins/limit_count/limiter_conf.h"
 #include "plugins/limit_count/sliding_window.h"
 
@@ -121,7 +122,7 @@ core::Task<Result<CountResult>> RedisCounter::incoming_sliding(
   args.push_back(std::to_string(cost));
   args.push_back(std::to_string(count));
   args.push_back(std::to_string(window.count()));
-  args.push_back(lua_number(static_cast<double>(left_ms) / 1000.0));
+  args.push_back(lua_number_text(static_cast<double>(left_ms) / 1000.0));
   args.push_back(std::to_string(2 * window.count()));
   args.push_back(std::move(previous_count));
   auto reply = co_await client_.eval_script(sliding_script(), std::move(keys), std::move(args));

@@ -7,13 +7,13 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "plugins/conf_value.h"
 #include "plugins/request.h"
 
 namespace apisix::plugins {
 
 namespace json = boost::json;
 using limit_count::bool_field;
-using limit_count::lua_number;
 using limit_count::number_field;
 using limit_count::string_field;
 
@@ -66,13 +66,11 @@ Result<std::shared_ptr<const Plugin>> LimitReq::compile(const json::value& conf_
   const json::object& conf = conf_value.get_object();
   auto plugin = std::make_shared<LimitReq>();
 
-  const std::string policy = string_field(conf, "policy", "local");
-  if (policy == "redis-cluster") {
-    return Error::config(
-        "policy \"redis-cluster\" is not supported by this gateway; use "
-        "\"local\" or \"redis\"");
+  auto redis = limit_count::uses_redis(conf);
+  if (!redis) {
+    return redis.error();
   }
-  plugin->use_redis_ = policy == "redis";
+  plugin->use_redis_ = *redis;
   plugin->rate_ = number_field(conf, "rate", 1);
   plugin->burst_ = number_field(conf, "burst", 0);
   plugin->key_ = limit_count::LimitKey::compile(string_field(conf, "key", "remote_addr"),
@@ -114,11 +112,11 @@ core::Task<Result<limit_req::ReqResult>> LimitReq::incoming_redis(Request& reque
   std::vector<std::string> keys;
   keys.push_back(redis_key(key));
   std::vector<std::string> args;
-  args.push_back(lua_number(rate));
-  args.push_back(lua_number(burst));
+  args.push_back(lua_number_text(rate));
+  args.push_back(lua_number_text(burst));
   args.push_back(std::to_string(now_ms));
   // The state outlives a full drain by a second: ceil(burst / rate) + 1.
-  args.push_back(lua_number(std::ceil(burst / rate) + 1));
+  args.push_back(lua_number_text(std::ceil(burst / rate) + 1));
   auto reply = co_await (*client)->eval_script(bucket_script(), std::move(keys), std::move(args));
   if (!reply) {
     co_return reply.error();

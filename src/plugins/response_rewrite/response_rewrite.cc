@@ -189,26 +189,6 @@ void collect_expr_vars(const json::value& rule, std::vector<VarRef>& refs) {
   }
 }
 
-// A header value as APISIX passes it to ngx.header: strings as they are, numbers as Lua's
-// tostring() prints them ("%.14g": 3 -> "3").
-std::optional<std::string> header_text(const json::value& v) {
-  if (const auto* s = v.if_string()) {
-    return std::string(*s);
-  }
-  if (v.is_int64()) {
-    return std::to_string(v.get_int64());
-  }
-  if (v.is_uint64()) {
-    return std::to_string(v.get_uint64());
-  }
-  if (v.is_double()) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.14g", v.get_double());
-    return std::string(buf);
-  }
-  return std::nullopt;
-}
-
 // An `add` entry split as APISIX does, with `^([^:\s]+)\s*:\s*([^:]+)$`.
 std::optional<std::pair<std::string, std::string>> split_add(std::string_view entry) {
   auto is_space = [](char c) {
@@ -301,7 +281,7 @@ Result<std::shared_ptr<const Plugin>> ResponseRewrite::compile(const json::value
         !is_table(h.if_contains("remove"))) {
       // The old form: a map of headers to set.
       for (const auto& [name, value] : h) {
-        auto text = header_text(value);
+        auto text = header_value_text(value);
         if (!text) {
           return Error::config("invalid type as header value");
         }
@@ -329,7 +309,7 @@ Result<std::shared_ptr<const Plugin>> ResponseRewrite::compile(const json::value
       }
       if (const auto* set = h.if_contains("set"); usable && set != nullptr && set->is_object()) {
         for (const auto& [name, value] : set->get_object()) {
-          auto text = header_text(value);
+          auto text = header_value_text(value);
           if (text) {
             plugin->set_.push_back(HeaderOp{std::string(name), Template::compile(*text)});
           }
